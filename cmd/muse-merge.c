@@ -1,0 +1,148 @@
+/*
+ * muse-merge - sketch streams to one sorted, merged stream; roll-ups.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "merge.h"
+#include "opts.h"
+
+static const char *prog = "muse-merge";
+
+enum { OPT_DROP = CHAR_MAX + 1, OPT_MEMORY, OPT_ROLLUP };
+
+static const struct option longopts[] = {
+	{ "drop", required_argument, NULL, OPT_DROP },
+	{ "force", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "output", required_argument, NULL, 'o' },
+	{ "rollup", required_argument, NULL, OPT_ROLLUP },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void usage(void)
+{
+	printf("Usage: muse-merge [-fhV] [-o FILE] [--rollup week|month|all]\n"
+	    "                  [--drop DIMS] [--memory SIZE] [FILE...]\n"
+	    "Merge sketch streams (files, or concatenated on standard input, sorted\n"
+	    "or not) into one sorted stream: counters add, sketches unite.\n"
+	    "\n"
+	    "      --drop DIMS        drop dimensions (segment keeps the '*' rows)\n"
+	    "  -f, --force            write binary output to a terminal\n"
+	    "  -h, --help             show this help and exit\n"
+	    "      --memory SIZE      memory for unsorted input before spilling to\n"
+	    "                         $TMPDIR (default 1G; suffix K, M or G)\n"
+	    "  -o, --output FILE      write FILE (atomically) instead of stdout\n"
+	    "      --rollup GRAIN     dates to weeks (ISO, Monday) or months, or\n"
+	    "                         all (drop the date dimension)\n"
+	    "  -V, --version          show the version and exit\n"
+	    "\n"
+	    "Exit status: 0 success, 2 error (bad input, mismatched parameters,\n"
+	    "usage, I/O).\n");
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char num[32];
+	size_t n = strlen(s);
+	uint64_t v, mult = 1;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 'K': case 'k': mult = 1 << 10; num[--n] = '\0'; break;
+	case 'M': case 'm': mult = 1 << 20; num[--n] = '\0'; break;
+	case 'G': case 'g': mult = 1 << 30; num[--n] = '\0'; break;
+	}
+	if (muse_cli_u64(num, 1, UINT64_MAX / mult, &v))
+		return -1;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct muse_merge_opts o = {
+		.rollup = -1,
+		.memory = (size_t)1 << 30,
+		.tmpdir = getenv("TMPDIR"),
+	};
+	struct muse_err e;
+	struct muse_out out;
+	const char *output = NULL;
+	muse_merge *m;
+	int c, force = 0, status = MUSE_EXIT_OK;
+
+	muse_cli_setup();
+	muse_err_clear(&e);
+	while ((c = getopt_long(argc, argv, "fho:V", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DROP:
+			if (muse_parse_dims(optarg, &o.drop, &e))
+				return muse_cli_usage_error(prog, "%s", e.msg);
+			break;
+		case 'f':
+			force = 1;
+			break;
+		case 'h':
+			usage();
+			return muse_cli_close_stdout(prog, MUSE_EXIT_OK);
+		case OPT_MEMORY:
+			if (parse_size(optarg, &o.memory))
+				return muse_cli_usage_error(prog,
+				    "bad --memory \"%s\"", optarg);
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case OPT_ROLLUP:
+			if (strcmp(optarg, "week") == 0)
+				o.rollup = MUSE_GRAIN_WEEK;
+			else if (strcmp(optarg, "month") == 0)
+				o.rollup = MUSE_GRAIN_MONTH;
+			else if (strcmp(optarg, "all") == 0)
+				o.drop |= 1u << MUSE_DIM_DATE;
+			else
+				return muse_cli_usage_error(prog,
+				    "bad --rollup \"%s\" (week, month, all)", optarg);
+			break;
+		case 'V':
+			muse_cli_version(prog);
+			return muse_cli_close_stdout(prog, MUSE_EXIT_OK);
+		default:
+			return muse_cli_usage_error(prog, "bad usage");
+		}
+	}
+	if (o.tmpdir == NULL || *o.tmpdir == '\0')
+		o.tmpdir = "/tmp";
+	if ((m = muse_merge_new(&o, &e)) == NULL) {
+		muse_cli_err(prog, &e);
+		return MUSE_EXIT_ERROR;
+	}
+	if (optind == argc && muse_merge_add(m, "-", &e))
+		status = MUSE_EXIT_ERROR;
+	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
+		if (muse_merge_add(m, argv[i], &e)) {
+			if (e.name[0] == '\0')
+				muse_err_where(&e, argv[i], 0, UINT64_MAX);
+			status = MUSE_EXIT_ERROR;
+		}
+	if (status == MUSE_EXIT_OK &&
+	    (muse_out_open(&out, output, 1, force, &e) ||
+	    muse_merge_finish(m, out.fp, output, &e) ||
+	    muse_out_commit(&out, &e))) {
+		muse_out_abort(&out);
+		status = MUSE_EXIT_ERROR;
+	}
+	if (status != MUSE_EXIT_OK)
+		muse_cli_err(prog, &e);
+	muse_merge_free(m);
+	return muse_cli_close_stdout(prog, status);
+}

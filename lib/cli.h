@@ -1,0 +1,67 @@
+/*
+ * cli.h - what every program shares: strict number parsing, messages in
+ * one shape ("muse-sketch: plays.mev: block 12: checksum mismatch"),
+ * output files that appear whole or not at all, and stdout checked at exit.
+ *
+ * Exit status, like grep and diff: 0 success, 1 a defined negative answer,
+ * 2 any error.
+ */
+#ifndef MUSE_CLI_H
+#define MUSE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#define MUSE_EXIT_OK 0
+#define MUSE_EXIT_NEGATIVE 1
+#define MUSE_EXIT_ERROR 2
+
+/* Restores SIGPIPE, installs the signal handlers that remove temporaries. */
+void muse_cli_setup(void);
+
+/* "prog: message" on stderr. */
+void muse_cli_warn(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints an error record as "prog: name:line: message". */
+void muse_cli_err(const char *prog, const struct muse_err *e);
+/* "prog: message" then "Try 'prog --help'."; returns MUSE_EXIT_ERROR. */
+int muse_cli_usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Strict unsigned decimal in [min, max]; 0 or -1.  No sign, no spaces. */
+int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Prints "prog (muse) VERSION" plus what it was built with. */
+void muse_cli_version(const char *prog);
+
+/*
+ * Flushes and closes stdout; on a write error (full disk, closed pipe
+ * other than EPIPE) prints the reason and returns MUSE_EXIT_ERROR, else
+ * status unchanged.
+ */
+int muse_cli_close_stdout(const char *prog, int status);
+
+/*
+ * An output that appears whole or not at all.  For a path, data goes to
+ * a temporary file beside it ("PATH.tmp.PID"), which commit fsyncs and
+ * renames over the path; abort, an error or a fatal signal removes it.
+ * For NULL or "-" it is stdout, and a terminal is refused for binary
+ * output unless force is set.
+ */
+struct muse_out {
+	FILE *fp;
+	char *path;
+	char *tmp;
+	int is_stdout;
+};
+int muse_out_open(struct muse_out *o, const char *path, int binary, int force,
+	struct muse_err *e);
+int muse_out_commit(struct muse_out *o, struct muse_err *e);
+void muse_out_abort(struct muse_out *o);
+
+/* Whether progress lines should be drawn: stderr is a terminal, or forced. */
+int muse_cli_progress_wanted(int forced, int quiet);
+
+#endif

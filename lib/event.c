@@ -1,0 +1,128 @@
+/*
+ * event.c - event record encoding.  Integers are varints (timestamps are
+ * never negative: the text parser accepts years from 1970), the user hash
+ * is 16 bytes little-endian (h1 then h2), strings are varint length and
+ * bytes.  zstd takes care of the repetition across records.
+ */
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "event.h"
+#include "stream.h"
+
+void muse_uid_hash(const char *id, size_t n, uint64_t seed, struct muse_uid *u)
+{
+	XXH128_hash_t h = XXH3_128bits_withSeed(id, n, seed);
+
+	u->h1 = h.low64;
+	u->h2 = h.high64;
+}
+
+static int put_uid(struct muse_buf *b, const struct muse_uid *u)
+{
+	if (muse_buf_reserve(b, 16))
+		return MUSE_ENOMEM;
+	muse_st64(b->p + b->len, u->h1);
+	muse_st64(b->p + b->len + 8, u->h2);
+	b->len += 16;
+	return 0;
+}
+
+int muse_event_encode(const struct muse_event *ev, struct muse_buf *b)
+{
+	int rc = 0;
+
+	switch (ev->table) {
+	case MUSE_TABLE_IMPRESSIONS:
+		rc |= muse_buf_put_varint(b, (uint64_t)ev->ts);
+		rc |= put_uid(b, &ev->user);
+		rc |= muse_buf_put_str(b, ev->asset.p, ev->asset.n);
+		rc |= muse_buf_put_str(b, ev->title.p, ev->title.n);
+		rc |= muse_buf_put_str(b, ev->country.p, ev->country.n);
+		break;
+	case MUSE_TABLE_PLAYS:
+		rc |= muse_buf_put_varint(b, (uint64_t)ev->ts);
+		rc |= put_uid(b, &ev->user);
+		rc |= muse_buf_put_str(b, ev->title.p, ev->title.n);
+		rc |= muse_buf_put_varint(b, ev->duration_ms);
+		rc |= muse_buf_put_u8(b, (uint8_t)ev->kind);
+		break;
+	case MUSE_TABLE_AFFINITIES:
+		rc |= put_uid(b, &ev->user);
+		rc |= muse_buf_put_str(b, ev->cluster.p, ev->cluster.n);
+		break;
+	case MUSE_TABLE_ASSETS:
+		rc |= muse_buf_put_str(b, ev->asset.p, ev->asset.n);
+		rc |= muse_buf_put_str(b, ev->title.p, ev->title.n);
+		rc |= muse_buf_put_str(b, ev->type.p, ev->type.n);
+		break;
+	default:
+		return MUSE_EUSAGE;
+	}
+	return rc ? MUSE_ENOMEM : 0;
+}
+
+static int get_uid(const uint8_t **pp, const uint8_t *end, struct muse_uid *u)
+{
+	if (end - *pp < 16)
+		return -1;
+	u->h1 = muse_le64(*pp);
+	u->h2 = muse_le64(*pp + 8);
+	*pp += 16;
+	return 0;
+}
+
+static int get_ident(const uint8_t **pp, const uint8_t *end,
+	struct muse_str *s)
+{
+	if (muse_get_str(pp, end, &s->p, &s->n) || s->n == 0 || s->n > 255)
+		return -1;
+	return 0;
+}
+
+int muse_event_decode(int table, const uint8_t *p, size_t n,
+	struct muse_event *ev, struct muse_err *e)
+{
+	const uint8_t *end = p + n;
+	uint64_t v;
+	int bad = 0;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->table = table;
+	switch (table) {
+	case MUSE_TABLE_IMPRESSIONS:
+		bad = muse_get_varint(&p, end, &v) || v > INT64_MAX / 2 ||
+		    get_uid(&p, end, &ev->user) ||
+		    get_ident(&p, end, &ev->asset) ||
+		    get_ident(&p, end, &ev->title) ||
+		    get_ident(&p, end, &ev->country);
+		ev->ts = (int64_t)v;
+		break;
+	case MUSE_TABLE_PLAYS:
+		bad = muse_get_varint(&p, end, &v) || v > INT64_MAX / 2 ||
+		    get_uid(&p, end, &ev->user) ||
+		    get_ident(&p, end, &ev->title) ||
+		    muse_get_varint(&p, end, &ev->duration_ms) || p >= end ||
+		    *p > MUSE_KIND_PREVIEW;
+		ev->ts = (int64_t)v;
+		if (!bad)
+			ev->kind = *p++;
+		break;
+	case MUSE_TABLE_AFFINITIES:
+		bad = get_uid(&p, end, &ev->user) ||
+		    get_ident(&p, end, &ev->cluster);
+		break;
+	case MUSE_TABLE_ASSETS:
+		bad = get_ident(&p, end, &ev->asset) ||
+		    get_ident(&p, end, &ev->title) ||
+		    get_ident(&p, end, &ev->type);
+		break;
+	default:
+		bad = 1;
+	}
+	if (bad || p != end)
+		return muse_err_set(e, MUSE_EFORMAT, "malformed %s record",
+		    muse_table_name(table));
+	return 0;
+}

@@ -1,0 +1,790 @@
+/*
+ * hll.c - HyperLogLog distinct-count sketches over DataSketches coupons.
+ *
+ * Papers implemented here:
+ *
+ *   [FFGM07] P. Flajolet, E. Fusy, O. Gandouet, F. Meunier, "HyperLogLog:
+ *            the analysis of a near-optimal cardinality estimation
+ *            algorithm", AofA 2007.  The registers.
+ *   [HNH13]  S. Heule, M. Nunkesser, A. Hall, "HyperLogLog in practice:
+ *            algorithmic engineering of a state of the art cardinality
+ *            estimation algorithm", EDBT 2013.  The idea of a sparse,
+ *            exact representation for small sets.
+ *   [Ertl17] O. Ertl, "New cardinality estimation algorithms for
+ *            HyperLogLog sketches", 2017, arXiv:1702.01284.  The estimator
+ *            ("improved raw estimator", his algorithm 6).
+ *
+ * Coupons.  An item's 128-bit hash (h1, h2) becomes a 32-bit coupon
+ * value << 26 | address exactly as Apache DataSketches makes it (see
+ * muse_hll_coupon in hll.h): the address is the low 26 bits of h1, the
+ * value is 1 + the leading zeros of h2, capped at 63.  A coupon never
+ * depends on lgk, so a set of coupons can be exported as a DataSketches
+ * LIST or SET image, and registers as an HLL_8/6/4 image, without loss.
+ *
+ * Two representations, chosen by the number of distinct coupons only:
+ *
+ *   sparse  the sorted set of distinct coupons, while it holds at most
+ *           K/4 of them (MUSE_HLL_SPARSE_MAX).  Four bytes a coupon, so at
+ *           the threshold it takes as much memory as the dense form, and
+ *           its estimate is the exact coupon count.  (Two distinct items
+ *           share a coupon with probability about 2^-26/3; at 4096 items
+ *           that loses 1 item in 10^5 on average.)
+ *   dense   K = 2^lgk 8-bit registers: register[coupon & (K-1)] is the
+ *           largest value among the coupons with that address.  Values
+ *           are 1..63, so 8 bits hold them with no offset or exception
+ *           table, and the array is DataSketches' HLL_8 register array.
+ *
+ * The representation is a pure function of the SET of coupons added: a
+ * sketch is sparse exactly when the set has at most K/4 members, and then
+ * holds the sorted set; dense registers are a maximum, which does not
+ * depend on order.  A union is the union of the sets, so merge, add and
+ * batching commute, and the same input always encodes to the same bytes.
+ * A dense sketch never becomes sparse again, which is consistent: its set
+ * already has more than K/4 members.
+ *
+ * Pending coupons.  Keeping one sorted array with insertion costs a move
+ * of half the array per new coupon, which is quadratic: harmless at
+ * lgk 14 (4096 coupons, about 17 MB moved in all) but some 2^38 bytes at
+ * lgk 21.  So a new coupon goes into a short sorted "pending" run of
+ * about sqrt(K/4) coupons, disjoint from the main run, and the pending
+ * run is merged into the main run (backwards, in place, into room
+ * reserved beforehand, so the merge cannot fail) when it fills up.  That
+ * costs O(sqrt(K)) moves per new coupon.  Every reader except
+ * muse_hll_coupons works on the two runs as they are: the count is the
+ * sum of their lengths, and encode and merge walk them together in order.
+ * muse_hll_coupons must return one array, so it merges the pending run in
+ * first.  That writes through a const pointer, which is defined because
+ * every sketch is a heap object from muse_hll_new; it means that one
+ * sparse sketch must not be read with muse_hll_coupons from two threads
+ * at once.  The set, and so everything a caller can observe, is the same
+ * before and after.
+ *
+ * Estimator [Ertl17].  With m = K registers, C_k the number of registers
+ * holding k, and q = 62 (values run 1..q+1 = 63; a value of 63 means "62
+ * or more leading zeros", the saturated register of his model),
+ *
+ *   estimate = alpha_inf m^2 / (m sigma(C_0/m) + sum_{k=1..q} C_k 2^-k
+ *                               + m tau(1 - C_{q+1}/m) 2^-q),
+ *
+ * alpha_inf = 1 / (2 ln 2), sigma(x) = x + sum_{k>=1} x^(2^k) 2^(k-1) and
+ * tau(x) = (1 - x - sum_{k>=1} (1 - x^(2^-k))^2 2^-k) / 3.  sigma corrects
+ * for empty registers and tau for saturated ones, so the estimator is
+ * unbiased over the whole range with neither an empirical bias table nor
+ * a switch to linear counting, and its relative standard error is about
+ * 1.04/sqrt(m) (HLL_RSE_FACTOR; tests/unit/test_hll.c measures it).  The
+ * cost is one pass over the registers to build the histogram C, then
+ * O(q) arithmetic: no per-register pow().
+ *
+ * Bounds at z standard errors are estimate * (1 -/+ z rse), the lower one
+ * raised to at least the number of non-empty registers (each holds at
+ * least one distinct item).  A sparse sketch is exact: rse 0, both bounds
+ * the count.
+ *
+ * Encoding: the "HLL field" of muse-format(5), which is the spec.  In
+ * short, a varint tag: 0 empty; 2n, then n varints (the first coupon,
+ * then the strictly positive gaps between sorted coupons); 1, then K
+ * register bytes.  The decoder accepts only the canonical encoding: tags,
+ * counts, order, value ranges, register ranges, minimal varints, and no
+ * all-zero dense sketch.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hll.h"
+
+/* Relative standard error of a dense estimate, times sqrt(K) [Ertl17]. */
+#define HLL_RSE_FACTOR 1.04
+/* q in [Ertl17]: the largest value that is not saturated. */
+#define HLL_Q 62
+#define HLL_VALUE(c) ((c) >> 26)
+#define HLL_MIN_COUPON ((uint32_t)1 << 26)
+#define HLL_LN2 0.693147180559945309417232121458
+
+struct muse_hll {
+	unsigned lgk;
+	uint8_t *reg;      /* dense: K registers; NULL while sparse */
+	/* Sparse state; all NULL/0 while dense. */
+	uint32_t *cp;      /* main run: sorted, distinct */
+	uint32_t n;        /* coupons in the main run */
+	uint32_t cap;      /* room in cp; always >= n + np */
+	uint32_t *pend;    /* pending run: sorted, distinct, none in cp */
+	uint32_t np;       /* coupons in the pending run (< pcap at rest) */
+};
+
+/* Size of the pending run: about sqrt(K/4), at least 2. */
+static uint32_t pend_cap(unsigned lgk)
+{
+	return (uint32_t)1 << ((lgk - 1) / 2);
+}
+
+/* ---------------------------------------------------------------------
+ * Sorted runs
+ */
+
+/* Index of the first element of a[0..n) not below c (n if none). */
+static uint32_t lower_bound(const uint32_t *a, uint32_t n, uint32_t c)
+{
+	const uint32_t *base = a;
+
+	if (n == 0)
+		return 0;
+	/* Branch-free halving: the answer stays in [base, base + n]. */
+	while (n > 1) {
+		uint32_t half = n / 2;
+
+		base = base[half] < c ? base + half : base;
+		n -= half;
+	}
+	return (uint32_t)(base - a) + (*base < c);
+}
+
+static int contains(const uint32_t *a, uint32_t n, uint32_t c)
+{
+	uint32_t i = lower_bound(a, n, c);
+
+	return i < n && a[i] == c;
+}
+
+/*
+ * Walks a sparse sketch's two runs together in ascending order; they are
+ * disjoint, so the walk yields each coupon once.  0 marks the end, which
+ * no coupon can be.
+ */
+struct walk {
+	const uint32_t *a, *ae, *b, *be;
+};
+
+static void walk_init(struct walk *w, const muse_hll *h)
+{
+	w->a = h->cp;
+	w->ae = h->cp + h->n;
+	w->b = h->pend;
+	w->be = h->pend + h->np;
+}
+
+static uint32_t walk_next(struct walk *w)
+{
+	if (w->a < w->ae && (w->b == w->be || *w->a < *w->b))
+		return *w->a++;
+	if (w->b < w->be)
+		return *w->b++;
+	return 0;
+}
+
+/* Merges the pending run into the main run; needs no memory. */
+static void settle(muse_hll *h)
+{
+	uint32_t i = h->n, j = h->np, w = h->n + h->np;
+
+	/*
+	 * Backwards, so that the main run can grow in place into the room
+	 * that add reserved: the write index never passes the read index.
+	 */
+	while (j > 0) {
+		if (i > 0 && h->cp[i - 1] > h->pend[j - 1])
+			h->cp[--w] = h->cp[--i];
+		else
+			h->cp[--w] = h->pend[--j];
+	}
+	h->n += h->np;
+	h->np = 0;
+}
+
+/*
+ * Counts the union of the sorted array a[0..na) and the sketch src, and
+ * writes it to out when out is not NULL.
+ */
+static uint32_t sparse_union(uint32_t *out, const uint32_t *a, uint32_t na,
+	const muse_hll *src)
+{
+	struct walk w;
+	uint32_t i = 0, k = 0, c;
+
+	walk_init(&w, src);
+	c = walk_next(&w);
+	while (i < na || c != 0) {
+		uint32_t v;
+
+		if (c == 0 || (i < na && a[i] < c)) {
+			v = a[i++];
+		} else {
+			if (i < na && a[i] == c)
+				i++;
+			v = c;
+			c = walk_next(&w);
+		}
+		if (out != NULL)
+			out[k] = v;
+		k++;
+	}
+	return k;
+}
+
+/* ---------------------------------------------------------------------
+ * Dense registers
+ */
+
+static void fold(uint8_t *reg, uint32_t mask, const uint32_t *c, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *r = &reg[c[i] & mask];
+		uint8_t v = (uint8_t)HLL_VALUE(c[i]);
+
+		if (v > *r)
+			*r = v;
+	}
+}
+
+/*
+ * d = max(d, s) for k registers, k a power of two >= 16.  Whole 16-byte
+ * chunks with a constant inner trip count and restrict pointers, so that
+ * GCC vectorises the loop at -O2 (pmaxub) without a scalar epilogue.
+ */
+static void max_registers(uint8_t *restrict d, const uint8_t *restrict s,
+	size_t k)
+{
+	size_t i, j;
+
+	for (i = 0; i < k; i += 16)
+		for (j = 0; j < 16; j++)
+			d[i + j] = d[i + j] > s[i + j] ? d[i + j] : s[i + j];
+}
+
+/*
+ * Turns a sparse sketch dense, folding in one more coupon unless extra is
+ * 0.  On ENOMEM the sketch is unchanged.
+ */
+static int densify(muse_hll *h, uint32_t extra)
+{
+	uint32_t mask = ((uint32_t)1 << h->lgk) - 1;
+	uint8_t *reg = calloc((size_t)mask + 1, 1);
+
+	if (reg == NULL)
+		return MUSE_ENOMEM;
+	fold(reg, mask, h->cp, h->n);
+	fold(reg, mask, h->pend, h->np);
+	if (extra != 0)
+		fold(reg, mask, &extra, 1);
+	free(h->cp);
+	free(h->pend);
+	h->cp = h->pend = NULL;
+	h->n = h->np = h->cap = 0;
+	h->reg = reg;
+	return 0;
+}
+
+/* Back to an empty sparse sketch with room for cap coupons in cp. */
+static void make_sparse(muse_hll *h, uint32_t *cp, uint32_t n, uint32_t cap)
+{
+	free(h->reg);
+	h->reg = NULL;
+	if (cp != h->cp)
+		free(h->cp);
+	h->cp = cp;
+	h->n = n;
+	h->cap = cap;
+	h->np = 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Handles
+ */
+
+muse_hll *muse_hll_new(unsigned lgk)
+{
+	muse_hll *h;
+
+	if (lgk < MUSE_HLL_LGK_MIN || lgk > MUSE_HLL_LGK_MAX)
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	if (h != NULL)
+		h->lgk = lgk;
+	return h;
+}
+
+void muse_hll_free(muse_hll *h)
+{
+	if (h == NULL)
+		return;
+	free(h->reg);
+	free(h->cp);
+	free(h->pend);
+	free(h);
+}
+
+void muse_hll_clear(muse_hll *h)
+{
+	/* Sparse buffers stay allocated for the next use of the handle. */
+	free(h->reg);
+	h->reg = NULL;
+	h->n = h->np = 0;
+}
+
+unsigned muse_hll_lgk(const muse_hll *h)
+{
+	return h->lgk;
+}
+
+int muse_hll_copy(muse_hll *dst, const muse_hll *src)
+{
+	size_t k = (size_t)1 << src->lgk;
+	uint32_t cnt;
+
+	if (dst->lgk != src->lgk)
+		return MUSE_EPARAM;
+	if (dst == src)
+		return 0;
+	if (src->reg != NULL) {
+		if (dst->reg == NULL) {
+			uint8_t *reg = malloc(k);
+
+			if (reg == NULL)
+				return MUSE_ENOMEM;
+			free(dst->cp);
+			free(dst->pend);
+			dst->cp = dst->pend = NULL;
+			dst->n = dst->np = dst->cap = 0;
+			dst->reg = reg;
+		}
+		memcpy(dst->reg, src->reg, k);
+		return 0;
+	}
+	cnt = src->n + src->np;
+	if (dst->reg != NULL || dst->cap < cnt) {
+		uint32_t *cp = malloc((cnt ? cnt : 1) * sizeof(*cp));
+
+		if (cp == NULL)
+			return MUSE_ENOMEM;
+		make_sparse(dst, cp, 0, cnt);
+	}
+	dst->np = 0;
+	dst->n = sparse_union(dst->cp, NULL, 0, src);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Adding and merging
+ */
+
+/* Room for one more pending coupon, in both runs. */
+static int reserve_one(muse_hll *h)
+{
+	uint32_t want = h->n + h->np + 1;
+
+	if (h->pend == NULL) {
+		h->pend = malloc(pend_cap(h->lgk) * sizeof(*h->pend));
+		if (h->pend == NULL)
+			return MUSE_ENOMEM;
+	}
+	if (h->cap < want) {
+		uint32_t max = MUSE_HLL_SPARSE_MAX(h->lgk);
+		uint32_t cap = h->cap < 16 ? 16 : 2 * h->cap;
+		uint32_t *cp;
+
+		if (cap > max)
+			cap = max;
+		cp = realloc(h->cp, cap * sizeof(*cp));
+		if (cp == NULL)
+			return MUSE_ENOMEM;
+		h->cp = cp;
+		h->cap = cap;
+	}
+	return 0;
+}
+
+int muse_hll_add(muse_hll *h, uint32_t coupon)
+{
+	uint32_t j;
+	int rc;
+
+	if (h->reg != NULL) {
+		uint8_t *r = &h->reg[coupon & (((uint32_t)1 << h->lgk) - 1)];
+		uint8_t v = (uint8_t)HLL_VALUE(coupon);
+
+		if (v > *r)
+			*r = v;
+		return 0;
+	}
+	/*
+	 * A value of 0 cannot come from muse_hll_coupon; keeping it out of
+	 * the sparse set keeps every encoding decodable, and in the dense
+	 * form it would change nothing anyway.
+	 */
+	if (coupon < HLL_MIN_COUPON || contains(h->cp, h->n, coupon))
+		return 0;
+	j = lower_bound(h->pend, h->np, coupon);
+	if (j < h->np && h->pend[j] == coupon)
+		return 0;
+	if (h->n + h->np == MUSE_HLL_SPARSE_MAX(h->lgk))
+		return densify(h, coupon);
+	if ((rc = reserve_one(h)) != 0)
+		return rc;
+	memmove(h->pend + j + 1, h->pend + j, (h->np - j) * sizeof(*h->pend));
+	h->pend[j] = coupon;
+	if (++h->np == pend_cap(h->lgk))
+		settle(h);
+	return 0;
+}
+
+/* Folds every coupon of the sparse sketch src into the dense dst. */
+static void fold_sparse(muse_hll *dst, const muse_hll *src)
+{
+	uint32_t mask = ((uint32_t)1 << dst->lgk) - 1;
+
+	fold(dst->reg, mask, src->cp, src->n);
+	fold(dst->reg, mask, src->pend, src->np);
+}
+
+int muse_hll_merge(muse_hll *dst, const muse_hll *src)
+{
+	uint32_t cnt, *cp;
+	int rc;
+
+	if (dst->lgk != src->lgk)
+		return MUSE_EPARAM;
+	/* A set's union with itself is the set; dst == src also rules out aliasing below. */
+	if (dst == src || muse_hll_is_empty(src))
+		return 0;
+	if (src->reg != NULL) {
+		if (dst->reg == NULL && (rc = densify(dst, 0)) != 0)
+			return rc;
+		max_registers(dst->reg, src->reg, (size_t)1 << dst->lgk);
+		return 0;
+	}
+	if (dst->reg != NULL) {
+		fold_sparse(dst, src);
+		return 0;
+	}
+	/* Both sparse: count the union first, then build it in one form. */
+	settle(dst);
+	cnt = sparse_union(NULL, dst->cp, dst->n, src);
+	if (cnt > MUSE_HLL_SPARSE_MAX(dst->lgk)) {
+		if ((rc = densify(dst, 0)) != 0)
+			return rc;
+		fold_sparse(dst, src);
+		return 0;
+	}
+	cp = malloc(cnt * sizeof(*cp));
+	if (cp == NULL)
+		return MUSE_ENOMEM;
+	sparse_union(cp, dst->cp, dst->n, src);
+	make_sparse(dst, cp, cnt, cnt);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Reading
+ */
+
+int muse_hll_is_empty(const muse_hll *h)
+{
+	return h->reg == NULL && h->n + h->np == 0;
+}
+
+int muse_hll_is_dense(const muse_hll *h)
+{
+	return h->reg != NULL;
+}
+
+const uint32_t *muse_hll_coupons(const muse_hll *h, size_t *n)
+{
+	/* Something to point at for an empty sketch, so that NULL means dense. */
+	static const uint32_t none[1];
+	/* Logically const: see "Pending coupons" at the top of the file. */
+	muse_hll *w = (muse_hll *)h;
+
+	if (h->reg != NULL) {
+		*n = 0;
+		return NULL;
+	}
+	settle(w);
+	*n = h->n;
+	return h->n ? h->cp : none;
+}
+
+const uint8_t *muse_hll_registers(const muse_hll *h)
+{
+	return h->reg;
+}
+
+/* sigma(x) of [Ertl17] for x in [0, 1): x + sum_{k>=1} x^(2^k) 2^(k-1). */
+static double ertl_sigma(double x)
+{
+	double y = 1, z = x, prev;
+
+	if (x == 1)
+		return INFINITY;
+	/* The terms shrink doubly exponentially; stop when one adds nothing. */
+	do {
+		x *= x;
+		prev = z;
+		z += x * y;
+		y += y;
+	} while (z != prev);
+	return z;
+}
+
+/* tau(x) of [Ertl17]: (1 - x - sum_{k>=1} (1 - x^(2^-k))^2 2^-k) / 3. */
+static double ertl_tau(double x)
+{
+	double y = 1, z = 1 - x, prev;
+
+	if (x == 0 || x == 1)
+		return 0;
+	do {
+		x = sqrt(x);
+		prev = z;
+		y *= 0.5;
+		z -= (1 - x) * (1 - x) * y;
+	} while (z != prev);
+	return z / 3;
+}
+
+/* Ertl's estimate of a dense sketch; *nonzero gets the non-empty registers. */
+static double dense_estimate(const muse_hll *h, uint32_t *nonzero)
+{
+	size_t k = (size_t)1 << h->lgk, i;
+	/*
+	 * Eight partial histograms, so that runs of equal registers do not
+	 * make each increment wait for the one before (a store-to-load
+	 * dependency); written out, because GCC does not unroll at -O2.
+	 * The mask is free and keeps any register inside the tables.
+	 */
+	uint32_t part[8][64] = { { 0 } }, c[64];
+	const uint8_t *r = h->reg;
+	double m = (double)k, z;
+	int v, j;
+
+	for (i = 0; i < k; i += 8) {
+		part[0][r[i] & 63]++;
+		part[1][r[i + 1] & 63]++;
+		part[2][r[i + 2] & 63]++;
+		part[3][r[i + 3] & 63]++;
+		part[4][r[i + 4] & 63]++;
+		part[5][r[i + 5] & 63]++;
+		part[6][r[i + 6] & 63]++;
+		part[7][r[i + 7] & 63]++;
+	}
+	for (v = 0; v < 64; v++)
+		for (c[v] = 0, j = 0; j < 8; j++)
+			c[v] += part[j][v];
+	*nonzero = (uint32_t)k - c[0];
+	/* Horner form of the denominator, as in his algorithm 6. */
+	z = m * ertl_tau(1 - c[HLL_Q + 1] / m);
+	for (v = HLL_Q; v >= 1; v--)
+		z = 0.5 * (z + c[v]);
+	z += m * ertl_sigma(c[0] / m);
+	return m * m / (2 * HLL_LN2 * z);
+}
+
+double muse_hll_estimate(const muse_hll *h)
+{
+	uint32_t nonzero;
+
+	if (h->reg == NULL)
+		return (double)(h->n + h->np);
+	return dense_estimate(h, &nonzero);
+}
+
+double muse_hll_rse(const muse_hll *h)
+{
+	if (h->reg == NULL)
+		return 0;
+	return HLL_RSE_FACTOR / sqrt((double)((size_t)1 << h->lgk));
+}
+
+void muse_hll_bounds(const muse_hll *h, double z, double *lo, double *hi)
+{
+	uint32_t nonzero;
+	double est, d;
+
+	if (h->reg == NULL) {
+		*lo = *hi = (double)(h->n + h->np);
+		return;
+	}
+	est = dense_estimate(h, &nonzero);
+	d = z * muse_hll_rse(h);
+	*lo = est * (1 - d);
+	*hi = est * (1 + d);
+	if (*lo < nonzero)
+		*lo = nonzero;
+	if (*hi < *lo)
+		*hi = *lo;
+}
+
+/* ---------------------------------------------------------------------
+ * Encoding
+ */
+
+int muse_hll_encode(const muse_hll *h, struct muse_buf *out)
+{
+	uint32_t cnt, prev = 0, c;
+	struct walk w;
+
+	if (h->reg != NULL) {
+		size_t k = (size_t)1 << h->lgk;
+
+		if (muse_buf_reserve(out, 1 + k))
+			return MUSE_ENOMEM;
+		out->p[out->len++] = 1;
+		memcpy(out->p + out->len, h->reg, k);
+		out->len += k;
+		return 0;
+	}
+	cnt = h->n + h->np;
+	/* A coupon's gap needs at most 5 varint bytes, the tag at most 3. */
+	if (muse_buf_reserve(out, 3 + (size_t)cnt * 5) ||
+	    muse_buf_put_varint(out, 2 * (uint64_t)cnt))
+		return MUSE_ENOMEM;
+	walk_init(&w, h);
+	while ((c = walk_next(&w)) != 0) {
+		/* The first gap is from 0, which makes it the first coupon. */
+		if (muse_buf_put_varint(out, c - prev))
+			return MUSE_ENOMEM;
+		prev = c;
+	}
+	return 0;
+}
+
+/*
+ * Reads one varint of the field named what, insisting on the minimal form
+ * (no trailing 0x00 group) so that every sketch has one encoding.
+ */
+static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v,
+	const char *what, struct muse_err *e)
+{
+	const uint8_t *p = *pp, *q;
+
+	if (muse_get_varint(&p, end, v) != 0) {
+		for (q = p; q < end && q - p < 10 && (*q & 0x80); q++)
+			;
+		if (q == end)
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "hll: truncated %s", what);
+		return muse_err_set(e, MUSE_EFORMAT, "hll: bad varint in %s",
+		    what);
+	}
+	if (p - *pp > 1 && p[-1] == 0)
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "hll: overlong varint in %s", what);
+	*pp = p;
+	return 0;
+}
+
+static int decode_dense(muse_hll *h, const uint8_t **pp, const uint8_t *end,
+	struct muse_err *e)
+{
+	size_t k = (size_t)1 << h->lgk, i;
+	const uint8_t *p = *pp;
+	uint8_t any = 0;
+
+	if ((size_t)(end - p) < k)
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "hll: truncated registers: %zu of %zu bytes",
+		    (size_t)(end - p), k);
+	for (i = 0; i < k; i++) {
+		if (p[i] > HLL_Q + 1)
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "hll: register %zu is %u, more than %d", i,
+			    (unsigned)p[i], HLL_Q + 1);
+		any |= p[i];
+	}
+	/* An empty sketch is tag 0; a dense one has at least one register set. */
+	if (!any)
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "hll: dense sketch with no register set");
+	if (h->reg == NULL) {
+		uint8_t *reg = malloc(k);
+
+		if (reg == NULL)
+			return muse_err_set(e, MUSE_ENOMEM, "hll: out of memory");
+		free(h->cp);
+		free(h->pend);
+		h->cp = h->pend = NULL;
+		h->n = h->np = h->cap = 0;
+		h->reg = reg;
+	}
+	memcpy(h->reg, p, k);
+	*pp = p + k;
+	return 0;
+}
+
+static int decode_sparse(muse_hll *h, uint64_t cnt, const uint8_t **pp,
+	const uint8_t *end, struct muse_err *e)
+{
+	const uint8_t *p = *pp;
+	uint64_t gap, prev = 0;
+	uint32_t *cp, i;
+	int rc;
+
+	if (cnt > MUSE_HLL_SPARSE_MAX(h->lgk))
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "hll: %llu sparse coupons, more than %u at lgk %u",
+		    (unsigned long long)cnt, MUSE_HLL_SPARSE_MAX(h->lgk),
+		    h->lgk);
+	/* Each coupon takes a byte at least; check before allocating. */
+	if (cnt > (uint64_t)(end - p))
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "hll: truncated sparse coupons");
+	cp = malloc(cnt * sizeof(*cp));
+	if (cp == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "hll: out of memory");
+	for (i = 0; i < cnt; i++) {
+		if ((rc = get_varint(&p, end, &gap, "sparse coupons", e)) != 0)
+			goto fail;
+		if (i == 0 && gap < HLL_MIN_COUPON) {
+			rc = muse_err_set(e, MUSE_EFORMAT,
+			    "hll: sparse coupon %#llx has value 0",
+			    (unsigned long long)gap);
+			goto fail;
+		}
+		if (i > 0 && gap == 0) {
+			rc = muse_err_set(e, MUSE_EFORMAT,
+			    "hll: sparse coupons out of order");
+			goto fail;
+		}
+		if (gap > UINT32_MAX - prev) {
+			rc = muse_err_set(e, MUSE_EFORMAT,
+			    "hll: sparse coupon past 2^32");
+			goto fail;
+		}
+		prev += gap;
+		cp[i] = (uint32_t)prev;
+	}
+	make_sparse(h, cp, (uint32_t)cnt, (uint32_t)cnt);
+	*pp = p;
+	return 0;
+fail:
+	free(cp);
+	return rc;
+}
+
+int muse_hll_decode(muse_hll *h, const uint8_t **pp, const uint8_t *end,
+	struct muse_err *e)
+{
+	const uint8_t *p = *pp;
+	uint64_t tag;
+	int rc;
+
+	/* Nothing in h changes until the whole field has been checked. */
+	if ((rc = get_varint(&p, end, &tag, "sketch tag", e)) != 0)
+		return rc;
+	if (tag == 0) {
+		muse_hll_clear(h);
+		*pp = p;
+		return 0;
+	}
+	if (tag == 1)
+		rc = decode_dense(h, &p, end, e);
+	else if (tag & 1)
+		return muse_err_set(e, MUSE_EFORMAT, "hll: bad tag %llu",
+		    (unsigned long long)tag);
+	else
+		rc = decode_sparse(h, tag / 2, &p, end, e);
+	if (rc == 0)
+		*pp = p;
+	return rc;
+}

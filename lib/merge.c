@@ -1,0 +1,544 @@
+/*
+ * merge.c - k-way merge of sorted sketch runs, combining equal keys.
+ *
+ * Every input stream becomes a run: a sorted sequence of records.  A
+ * sorted stream in a regular file is read in place, one block at a time,
+ * so its memory cost is one block whatever its size.  Anything else
+ * (standard input, compressed files, unsorted streams, and every stream
+ * when keys are rewritten by a roll-up) is spooled into memory; when the
+ * spool passes the memory budget it is sorted and spilled to a temporary
+ * run file.  The runs are then merged, and records with equal keys are
+ * combined: counters add, sketches unite.
+ *
+ * A record that meets no equal key is copied through as bytes; records
+ * are canonical, so this is the same as decoding and encoding it again.
+ *
+ * Dropping the segment dimension keeps only the "*" rows: they already
+ * hold the all-users figures, while adding up the segments would count a
+ * user once per cluster.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "merge.h"
+#include "sketch.h"
+#include "ts.h"
+
+struct memrec {
+	uint8_t *p;
+	size_t n;
+};
+
+struct run {
+	char *path;              /* file runs */
+	unsigned stream;         /* which stream of the file */
+	int temp;
+	muse_reader *r;
+	struct memrec *mem;      /* memory run */
+	size_t memn, memi;
+	const uint8_t *rec;      /* current record */
+	size_t n;
+	struct muse_buf prev;    /* key bytes of the previous record */
+	int has_prev;
+};
+
+/* Combines equal adjacent keys and writes records. */
+struct emitter {
+	muse_writer *w;
+	const struct muse_header *h;
+	struct muse_buf pend;
+	int have, merged;
+	struct muse_acc a, t;
+	struct muse_buf out;
+};
+
+struct muse_merge {
+	struct muse_merge_opts o;
+	int have_base;
+	struct muse_header in_h;     /* the inputs' common header */
+	struct muse_header out_h;
+	int transform;
+	struct run *runs;
+	size_t nruns, capruns;
+	/* spool */
+	struct memrec *spool;
+	size_t nspool, capspool, spool_bytes;
+	struct muse_acc acc;         /* scratch for transforms */
+	struct muse_buf scratch;
+};
+
+muse_merge *muse_merge_new(const struct muse_merge_opts *o, struct muse_err *e)
+{
+	muse_merge *m = calloc(1, sizeof(*m));
+
+	if (m == NULL) {
+		muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return NULL;
+	}
+	m->o = *o;
+	m->transform = o->rollup >= 0 || o->drop != 0;
+	return m;
+}
+
+static void run_close(struct run *r)
+{
+	muse_reader_free(r->r);
+	r->r = NULL;
+	if (r->temp && r->path)
+		unlink(r->path);
+	free(r->path);
+	r->path = NULL;
+	if (r->mem) {
+		for (size_t i = 0; i < r->memn; i++)
+			free(r->mem[i].p);
+		free(r->mem);
+		r->mem = NULL;
+	}
+	muse_buf_free(&r->prev);
+}
+
+static void spool_free(muse_merge *m)
+{
+	for (size_t i = 0; i < m->nspool; i++)
+		free(m->spool[i].p);
+	free(m->spool);
+	m->spool = NULL;
+	m->nspool = m->capspool = m->spool_bytes = 0;
+}
+
+void muse_merge_free(muse_merge *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->nruns; i++)
+		run_close(&m->runs[i]);
+	free(m->runs);
+	spool_free(m);
+	muse_acc_free(&m->acc);
+	muse_buf_free(&m->scratch);
+	free(m);
+}
+
+static struct run *new_run(muse_merge *m)
+{
+	if (m->nruns == m->capruns) {
+		size_t cap = m->capruns ? m->capruns * 2 : 16;
+		struct run *r = realloc(m->runs, cap * sizeof(*r));
+
+		if (r == NULL)
+			return NULL;
+		m->runs = r;
+		m->capruns = cap;
+	}
+	memset(&m->runs[m->nruns], 0, sizeof(struct run));
+	return &m->runs[m->nruns++];
+}
+
+/* ---- emitting ---- */
+
+static int emitter_init(struct emitter *x, muse_writer *w,
+	const struct muse_header *h)
+{
+	memset(x, 0, sizeof(*x));
+	x->w = w;
+	x->h = h;
+	if (muse_acc_init(&x->a, h->lgk) || muse_acc_init(&x->t, h->lgk))
+		return MUSE_ENOMEM;
+	return 0;
+}
+
+static void emitter_free(struct emitter *x)
+{
+	muse_acc_free(&x->a);
+	muse_acc_free(&x->t);
+	muse_buf_free(&x->pend);
+	muse_buf_free(&x->out);
+}
+
+static int emit_pending(struct emitter *x, struct muse_err *e)
+{
+	struct muse_key k;
+	const uint8_t *after;
+
+	if (!x->have)
+		return 0;
+	x->have = 0;
+	if (!x->merged)
+		return muse_writer_add(x->w, x->pend.p, x->pend.len, e);
+	muse_key_decode(x->h->dims, x->pend.p, x->pend.p + x->pend.len, &k,
+	    &after);
+	x->out.len = 0;
+	if (muse_rec_encode(x->h, &k, &x->a, &x->out))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	return muse_writer_add(x->w, x->out.p, x->out.len, e);
+}
+
+static int emit(struct emitter *x, const uint8_t *rec, size_t n,
+	struct muse_err *e)
+{
+	struct muse_key k;
+	int rc;
+
+	if (x->have && muse_rec_cmp(x->h->dims, rec, n, x->pend.p,
+	    x->pend.len) == 0) {
+		if (!x->merged) {
+			muse_acc_clear(&x->a);
+			if ((rc = muse_rec_decode(x->h, x->pend.p, x->pend.len, &k,
+			    &x->a, e)))
+				return rc;
+			x->merged = 1;
+		}
+		muse_acc_clear(&x->t);
+		if ((rc = muse_rec_decode(x->h, rec, n, &k, &x->t, e)))
+			return rc;
+		if (muse_acc_merge(&x->a, &x->t))
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return 0;
+	}
+	if ((rc = emit_pending(x, e)))
+		return rc;
+	x->pend.len = 0;
+	if (muse_buf_put(&x->pend, rec, n))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	x->have = 1;
+	x->merged = 0;
+	return 0;
+}
+
+/* ---- spooling ---- */
+
+static int cmp_memrec(const void *a, const void *b, void *dims)
+{
+	const struct memrec *x = a, *y = b;
+
+	return muse_rec_cmp(*(uint8_t *)dims, x->p, x->n, y->p, y->n);
+}
+
+/* Sorts the spool and writes it, combined, to a temporary run file. */
+static int spill(muse_merge *m, struct muse_err *e)
+{
+	const char *dir = m->o.tmpdir ? m->o.tmpdir : "/tmp";
+	struct emitter x;
+	struct run *r;
+	muse_writer *w = NULL;
+	size_t len = strlen(dir) + 32;
+	char *path = malloc(len);
+	FILE *fp = NULL;
+	int fd, rc = MUSE_ENOMEM;
+
+	if (path == NULL || (r = new_run(m)) == NULL) {
+		free(path);
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	snprintf(path, len, "%s/muse-merge.XXXXXX", dir);
+	if ((fd = mkstemp(path)) < 0 || (fp = fdopen(fd, "wb")) == NULL) {
+		muse_err_where(e, path, 0, UINT64_MAX);
+		muse_err_set(e, MUSE_EIO, "cannot create temporary run");
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		free(path);
+		m->nruns--;
+		return MUSE_EIO;
+	}
+	r->path = path;
+	r->temp = 1;
+	qsort_r(m->spool, m->nspool, sizeof(*m->spool), cmp_memrec,
+	    &m->out_h.dims);
+	if ((w = muse_writer_new(fp, path, &m->out_h, 1, e)) == NULL) {
+		rc = e->code;
+		goto out;
+	}
+	if (emitter_init(&x, w, &m->out_h)) {
+		emitter_free(&x);
+		rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = 0;
+	for (size_t i = 0; i < m->nspool && rc == 0; i++)
+		rc = emit(&x, m->spool[i].p, m->spool[i].n, e);
+	if (rc == 0)
+		rc = emit_pending(&x, e);
+	emitter_free(&x);
+	if (rc == 0)
+		rc = muse_writer_finish(w, e);
+	if (rc == 0 && fflush(fp) != 0) {
+		muse_err_where(e, path, 0, UINT64_MAX);
+		rc = muse_err_set(e, MUSE_EIO, "write error on temporary run");
+	}
+out:
+	muse_writer_free(w);
+	fclose(fp);
+	spool_free(m);
+	return rc;
+}
+
+static int spool_add(muse_merge *m, const uint8_t *rec, size_t n,
+	struct muse_err *e)
+{
+	struct memrec *x;
+
+	if (m->nspool == m->capspool) {
+		size_t cap = m->capspool ? m->capspool * 2 : 4096;
+		struct memrec *s = realloc(m->spool, cap * sizeof(*s));
+
+		if (s == NULL)
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		m->spool = s;
+		m->capspool = cap;
+	}
+	x = &m->spool[m->nspool];
+	if ((x->p = malloc(n ? n : 1)) == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	memcpy(x->p, rec, n);
+	x->n = n;
+	m->nspool++;
+	m->spool_bytes += n + sizeof(*x) + 16;
+	if (m->spool_bytes > m->o.memory)
+		return spill(m, e);
+	return 0;
+}
+
+/* Rewrites a record for a roll-up or dropped dimension; 1 = skip it. */
+static int transform(muse_merge *m, const uint8_t *rec, size_t n,
+	struct muse_err *e)
+{
+	struct muse_key k;
+	int rc;
+
+	muse_acc_clear(&m->acc);
+	if ((rc = muse_rec_decode(&m->in_h, rec, n, &k, &m->acc, e)))
+		return rc;
+	if ((m->o.drop & 1u << MUSE_DIM_SEGMENT) &&
+	    !(k.s[MUSE_DIM_SEGMENT].n == 1 && k.s[MUSE_DIM_SEGMENT].p[0] == '*'))
+		return 1;
+	if (m->o.rollup == MUSE_GRAIN_WEEK)
+		k.day = muse_week_start(k.day);
+	else if (m->o.rollup == MUSE_GRAIN_MONTH)
+		k.day = muse_month_start(k.day);
+	m->scratch.len = 0;
+	if (muse_rec_encode(&m->out_h, &k, &m->acc, &m->scratch))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* ---- inputs ---- */
+
+static int set_base(muse_merge *m, const struct muse_header *h,
+	struct muse_err *e)
+{
+	static const char *const grains[] = { "day", "week", "month" };
+
+	m->in_h = *h;
+	m->out_h = *h;
+	m->out_h.flags = MUSE_FLAG_SORTED;
+	m->out_h.dims &= (uint8_t)~m->o.drop;
+	if (m->o.rollup >= 0) {
+		if (!(h->dims & 1u << MUSE_DIM_DATE))
+			return muse_err_set(e, MUSE_EUSAGE,
+			    "cannot roll up: the stream has no date dimension");
+		if (h->grain != MUSE_GRAIN_DAY && h->grain != m->o.rollup)
+			return muse_err_set(e, MUSE_EUSAGE,
+			    "cannot roll up a stream of %ss to %ss",
+			    grains[h->grain], grains[m->o.rollup]);
+		m->out_h.grain = (uint8_t)m->o.rollup;
+	}
+	if (!(m->out_h.dims & 1u << MUSE_DIM_DATE))
+		m->out_h.grain = MUSE_GRAIN_DAY;
+	if (muse_acc_init(&m->acc, h->lgk))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	m->have_base = 1;
+	return 0;
+}
+
+int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
+{
+	struct muse_header h;
+	muse_input *in;
+	muse_reader *r;
+	int64_t size;
+	unsigned stream = 0;
+	int rc;
+
+	if ((in = muse_input_open(path, e)) == NULL)
+		return e->code;
+	size = muse_input_size(in);
+	if ((r = muse_reader_new(in, e)) == NULL)
+		return e->code;
+	while ((rc = muse_reader_next_stream(r, &h, e)) == 1) {
+		const uint8_t *rec;
+		size_t n;
+
+		if (h.kind != MUSE_KIND_SKETCH) {
+			rc = muse_err_set(e, MUSE_EUSAGE,
+			    "expected a sketch stream, found an event stream "
+			    "(run muse-sketch first)");
+			break;
+		}
+		if (!m->have_base && (rc = set_base(m, &h, e)))
+			break;
+		if ((rc = muse_header_compatible(&m->in_h, &h, e)))
+			break;
+		if (!m->transform && (h.flags & MUSE_FLAG_SORTED) && size >= 0 &&
+		    strcmp(path, "-") != 0) {
+			struct run *run = new_run(m);
+
+			if (run == NULL || (run->path = strdup(path)) == NULL) {
+				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+				break;
+			}
+			run->stream = stream++;
+			if ((rc = muse_reader_skip_stream(r, e)))
+				break;
+			continue;
+		}
+		stream++;
+		while ((rc = muse_reader_next(r, &rec, &n, e)) == 1) {
+			if (m->transform) {
+				rc = transform(m, rec, n, e);
+				if (rc == 1)
+					continue;
+				if (rc == 0)
+					rc = spool_add(m, m->scratch.p, m->scratch.len, e);
+			} else {
+				rc = spool_add(m, rec, n, e);
+			}
+			if (rc < 0)
+				break;
+		}
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0 && e->name[0] == '\0')
+		muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
+	muse_reader_free(r);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- merging ---- */
+
+/* Moves a run to its next record; checks that file runs are in order. */
+static int run_next(const muse_merge *m, struct run *r, struct muse_err *e)
+{
+	int rc;
+
+	if (r->mem) {
+		if (r->memi == r->memn) {
+			r->rec = NULL;
+			return 0;
+		}
+		r->rec = r->mem[r->memi].p;
+		r->n = r->mem[r->memi].n;
+		r->memi++;
+		return 1;
+	}
+	rc = muse_reader_next(r->r, &r->rec, &r->n, e);
+	if (rc <= 0) {
+		r->rec = NULL;
+		return rc;
+	}
+	{
+		struct muse_key k, p;
+		const uint8_t *after, *x;
+
+		if (muse_key_decode(m->out_h.dims, r->rec, r->rec + r->n, &k,
+		    &after)) {
+			muse_err_where(e, r->path, 0, UINT64_MAX);
+			return muse_err_set(e, MUSE_EFORMAT, "malformed sketch key");
+		}
+		if (r->has_prev) {
+			muse_key_decode(m->out_h.dims, r->prev.p,
+			    r->prev.p + r->prev.len, &p, &x);
+			if (muse_key_cmp(m->out_h.dims, &p, &k) >= 0) {
+				muse_err_where(e, r->path, 0, UINT64_MAX);
+				return muse_err_set(e, MUSE_EFORMAT,
+				    "stream is flagged sorted but its keys are out "
+				    "of order");
+			}
+		}
+		r->prev.len = 0;
+		if (muse_buf_put(&r->prev, r->rec, (size_t)(after - r->rec)))
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		r->has_prev = 1;
+	}
+	return 1;
+}
+
+static int run_open(struct run *r, struct muse_err *e)
+{
+	struct muse_header h;
+	muse_input *in;
+	int rc;
+
+	if ((in = muse_input_open(r->path, e)) == NULL ||
+	    (r->r = muse_reader_new(in, e)) == NULL)
+		return e->code;
+	for (unsigned i = 0; i <= r->stream; i++) {
+		if ((rc = muse_reader_next_stream(r->r, &h, e)) != 1)
+			return rc < 0 ? rc : muse_err_set(e, MUSE_EIO,
+			    "input changed while it was being merged");
+	}
+	if (r->temp)
+		unlink(r->path);    /* the open descriptor keeps it */
+	return 0;
+}
+
+int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
+	struct muse_err *e)
+{
+	struct emitter x;
+	muse_writer *w;
+	int rc = 0;
+
+	if (!m->have_base)
+		return muse_err_set(e, MUSE_EUSAGE, "no sketch stream in the input");
+	/* What is left in the spool becomes a memory run. */
+	if (m->nspool) {
+		struct run *r = new_run(m);
+
+		if (r == NULL)
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		qsort_r(m->spool, m->nspool, sizeof(*m->spool), cmp_memrec,
+		    &m->out_h.dims);
+		r->mem = m->spool;
+		r->memn = m->nspool;
+		m->spool = NULL;
+		m->nspool = m->capspool = m->spool_bytes = 0;
+	}
+	for (size_t i = 0; i < m->nruns; i++) {
+		if (!m->runs[i].mem && (rc = run_open(&m->runs[i], e)))
+			return rc;
+		if ((rc = run_next(m, &m->runs[i], e)) < 0)
+			return rc;
+	}
+	if ((w = muse_writer_new(out, name, &m->out_h, 0, e)) == NULL)
+		return e->code;
+	if (emitter_init(&x, w, &m->out_h)) {
+		rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (;;) {
+		struct run *min = NULL;
+
+		for (size_t i = 0; i < m->nruns; i++) {
+			struct run *r = &m->runs[i];
+
+			if (r->rec && (min == NULL || muse_rec_cmp(m->out_h.dims,
+			    r->rec, r->n, min->rec, min->n) < 0))
+				min = r;
+		}
+		if (min == NULL)
+			break;
+		if ((rc = emit(&x, min->rec, min->n, e)) < 0 ||
+		    (rc = run_next(m, min, e)) < 0)
+			goto done;
+	}
+	if ((rc = emit_pending(&x, e)) == 0)
+		rc = muse_writer_finish(w, e);
+done:
+	emitter_free(&x);
+	muse_writer_free(w);
+	return rc;
+}

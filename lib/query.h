@@ -1,0 +1,53 @@
+/*
+ * query.h - ad-hoc questions over sketch stores (SPEC 7): filters, groups,
+ * unions of sketches, metrics with confidence bounds, output formats.
+ */
+#ifndef MUSE_QUERY_H
+#define MUSE_QUERY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+/* Group-by columns: the five key dimensions, then week and month. */
+enum { MUSE_G_WEEK = 5, MUSE_G_MONTH = 6, MUSE_NGROUPS = 7 };
+
+enum muse_metric {
+	MUSE_M_IMPRESSIONS, MUSE_M_REACH, MUSE_M_PLAYS, MUSE_M_QPLAYS,
+	MUSE_M_QREACH, MUSE_M_AREACH, MUSE_M_WATCH_S, MUSE_M_TAKE_RATE,
+	MUSE_M_AUTHENTIC_RATE, MUSE_M_BOUNCE_RATE, MUSE_NMETRICS
+};
+
+enum muse_format { MUSE_FMT_TABLE, MUSE_FMT_TSV, MUSE_FMT_CSV, MUSE_FMT_JSON };
+
+typedef struct muse_query muse_query;
+
+muse_query *muse_query_new(struct muse_err *e);
+void muse_query_free(muse_query *q);
+
+/* Each setter parses an option value; 0 or MUSE_EUSAGE with e filled. */
+int muse_query_filter(muse_query *q, int dim, const char *list,
+	struct muse_err *e);
+int muse_query_dates(muse_query *q, const char *range, struct muse_err *e);
+int muse_query_by(muse_query *q, const char *list, struct muse_err *e);
+int muse_query_metrics(muse_query *q, const char *list, struct muse_err *e);
+int muse_query_ci(muse_query *q, const char *level, struct muse_err *e);
+int muse_query_sort(muse_query *q, const char *spec, struct muse_err *e);
+void muse_query_top(muse_query *q, uint64_t n);
+int muse_query_format(muse_query *q, const char *name, struct muse_err *e);
+void muse_query_set_format(muse_query *q, enum muse_format f);
+
+/* Reads every stream of a store file into the query's groups. */
+int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e);
+/*
+ * Writes the answer.  Warnings that are not errors (a filter value that
+ * matches nothing, counters that cannot be added over several segments)
+ * are returned through warn (one line each) for the caller to print.
+ */
+int muse_query_write(muse_query *q, FILE *out,
+	void (*warn)(void *ctx, const char *msg), void *ctx, struct muse_err *e);
+
+const char *muse_metric_name(int m);
+
+#endif

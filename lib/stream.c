@@ -1,0 +1,631 @@
+/*
+ * stream.c - writer and reader of muse-format(5) streams.
+ *
+ * Layout (the man page is the specification; this is a summary):
+ *
+ *   stream  := header block* trailer
+ *   header  := 64 bytes: magic, version, kind, flags, schema, parameters,
+ *              XXH32 of the first 60 bytes
+ *   block   := 24-byte block header (type 'B' or 'S', record count, raw
+ *              and stored sizes, XXH64 of the first 16 header bytes and
+ *              the payload) + payload (zstd frame for 'B', raw for 'S')
+ *   trailer := 32 bytes: 'E', block count, record count, XXH64 of the
+ *              sequence of block checksums, XXH64 of the trailer itself
+ *
+ * Blocks are cut after the record that brings the raw size to
+ * MUSE_BLOCK_TARGET or beyond, so the bytes of a stream depend only on its
+ * records and the zstd level: the same content always serialises the same.
+ *
+ * The reader trusts nothing: every size is checked against the limits
+ * before anything is allocated, checksums before decompressing, and the
+ * decompressed size and record count against the block header.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "stream.h"
+
+static const uint8_t magic[8] = { 0x8A, 'M', 'U', 'S', 'E', '\r', '\n', 0x1A };
+
+enum { BLOCK_DATA = 'B', BLOCK_SKIP = 'S', BLOCK_END = 'E' };
+
+static const char *const table_names[] = {
+	NULL, "impressions", "plays", "affinities", "assets"
+};
+static const char *const dim_names[MUSE_NDIMS] = {
+	"title", "asset", "date", "segment", "country"
+};
+
+const char *muse_table_name(int table)
+{
+	if (table < 1 || table > MUSE_TABLE_ASSETS)
+		return "unknown";
+	return table_names[table];
+}
+
+int muse_table_parse(const char *s)
+{
+	for (int i = 1; i <= MUSE_TABLE_ASSETS; i++)
+		if (strcmp(s, table_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *muse_dim_name(int dim)
+{
+	return dim >= 0 && dim < MUSE_NDIMS ? dim_names[dim] : "unknown";
+}
+
+int muse_dim_parse(const char *s, size_t n)
+{
+	for (int i = 0; i < MUSE_NDIMS; i++)
+		if (strlen(dim_names[i]) == n && strncmp(s, dim_names[i], n) == 0)
+			return i;
+	return -1;
+}
+
+static void dims_text(uint8_t dims, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < MUSE_NDIMS; i++)
+		if (dims & (1u << i))
+			len += (size_t)snprintf(buf + len, len < n ? n - len : 0,
+			    "%s%s", len ? "," : "", dim_names[i]);
+	if (len == 0)
+		snprintf(buf, n, "(none)");
+}
+
+int muse_header_compatible(const struct muse_header *a,
+	const struct muse_header *b, struct muse_err *e)
+{
+	static const char *const grains[] = { "day", "week", "month" };
+	char x[64], y[64];
+
+	if (a->kind != b->kind)
+		return muse_err_set(e, MUSE_EPARAM, "stream kinds differ: %s vs %s",
+		    a->kind == MUSE_KIND_EVENTS ? "events" : "sketch",
+		    b->kind == MUSE_KIND_EVENTS ? "events" : "sketch");
+	if (a->hash != b->hash || a->seed != b->seed)
+		return muse_err_set(e, MUSE_EPARAM, "user-id hashing differs");
+	if (a->kind == MUSE_KIND_EVENTS) {
+		if (a->table != b->table)
+			return muse_err_set(e, MUSE_EPARAM, "tables differ: %s vs %s",
+			    muse_table_name(a->table), muse_table_name(b->table));
+		return 0;
+	}
+	if (a->dims != b->dims) {
+		dims_text(a->dims, x, sizeof(x));
+		dims_text(b->dims, y, sizeof(y));
+		return muse_err_set(e, MUSE_EPARAM,
+		    "dimensions differ: \"%s\" vs \"%s\"", x, y);
+	}
+	if ((a->dims & (1u << MUSE_DIM_DATE)) && a->grain != b->grain)
+		return muse_err_set(e, MUSE_EPARAM, "date grains differ: %s vs %s",
+		    grains[a->grain % 3], grains[b->grain % 3]);
+	if (a->lgk != b->lgk)
+		return muse_err_set(e, MUSE_EPARAM,
+		    "hll precision differs: lgk %u vs %u", a->lgk, b->lgk);
+	if (a->window_s != b->window_s)
+		return muse_err_set(e, MUSE_EPARAM,
+		    "attribution window differs: %u s vs %u s", a->window_s,
+		    b->window_s);
+	if (a->qualify_ms != b->qualify_ms)
+		return muse_err_set(e, MUSE_EPARAM,
+		    "qualify threshold differs: %.3f s vs %.3f s",
+		    a->qualify_ms / 1000.0, b->qualify_ms / 1000.0);
+	if (a->authentic_ms != b->authentic_ms)
+		return muse_err_set(e, MUSE_EPARAM,
+		    "authentic threshold differs: %.3f s vs %.3f s",
+		    a->authentic_ms / 1000.0, b->authentic_ms / 1000.0);
+	if (a->metrics != b->metrics)
+		return muse_err_set(e, MUSE_EPARAM, "metric sets differ");
+	return 0;
+}
+
+static void header_encode(const struct muse_header *h, uint8_t *p)
+{
+	memset(p, 0, MUSE_HEADER_SIZE);
+	memcpy(p, magic, 8);
+	p[8] = MUSE_FORMAT_VERSION;
+	p[9] = 0;
+	p[10] = h->kind;
+	p[11] = h->flags;
+	p[12] = h->table;
+	p[13] = h->hash;
+	p[14] = h->dims;
+	p[15] = h->grain;
+	p[16] = h->lgk;
+	p[18] = (uint8_t)h->metrics;
+	p[19] = (uint8_t)(h->metrics >> 8);
+	muse_st32(p + 20, h->window_s);
+	muse_st32(p + 24, h->qualify_ms);
+	muse_st32(p + 28, h->authentic_ms);
+	muse_st64(p + 32, h->seed);
+	muse_st32(p + 60, XXH32(p, 60, 0));
+}
+
+static int header_decode(const uint8_t *p, struct muse_header *h,
+	struct muse_err *e)
+{
+	if (memcmp(p, magic, 8) != 0)
+		return muse_err_set(e, MUSE_EFORMAT, "not a muse stream (bad magic)");
+	if (muse_le32(p + 60) != XXH32(p, 60, 0))
+		return muse_err_set(e, MUSE_ECHECKSUM, "header checksum mismatch");
+	if (p[8] != MUSE_FORMAT_VERSION || p[9] != 0)
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "unsupported format version %u", p[8] | p[9] << 8);
+	memset(h, 0, sizeof(*h));
+	h->kind = p[10];
+	h->flags = p[11];
+	h->table = p[12];
+	h->hash = p[13];
+	h->dims = p[14];
+	h->grain = p[15];
+	h->lgk = p[16];
+	h->metrics = (uint16_t)(p[18] | p[19] << 8);
+	h->window_s = muse_le32(p + 20);
+	h->qualify_ms = muse_le32(p + 24);
+	h->authentic_ms = muse_le32(p + 28);
+	h->seed = muse_le64(p + 32);
+	for (int i = 40; i < 60; i++)
+		if (p[i] != 0)
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "reserved header byte %d is not zero", i);
+	if (p[17] != 0 || (h->flags & ~MUSE_FLAG_SORTED))
+		return muse_err_set(e, MUSE_EFORMAT, "unknown header flags");
+	if (h->hash != MUSE_HASH_XXH3)
+		return muse_err_set(e, MUSE_EFORMAT, "unknown hash %u", h->hash);
+	switch (h->kind) {
+	case MUSE_KIND_EVENTS:
+		if (h->table < 1 || h->table > MUSE_TABLE_ASSETS)
+			return muse_err_set(e, MUSE_EFORMAT, "unknown table %u",
+			    h->table);
+		break;
+	case MUSE_KIND_SKETCH:
+		if (h->dims >= 1u << MUSE_NDIMS || h->grain > MUSE_GRAIN_MONTH ||
+		    h->lgk < 4 || h->lgk > 21 || h->metrics != MUSE_METRICS_V1 ||
+		    h->table != 0)
+			return muse_err_set(e, MUSE_EFORMAT, "bad sketch schema");
+		break;
+	default:
+		return muse_err_set(e, MUSE_EFORMAT, "unknown stream kind %u",
+		    h->kind);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writer                                                               */
+/* ------------------------------------------------------------------ */
+
+struct muse_writer {
+	FILE *out;
+	char *name;
+	ZSTD_CCtx *cctx;
+	int level;
+	struct muse_buf raw;
+	struct muse_buf packed;
+	uint32_t block_records;
+	uint32_t nblocks;
+	uint64_t nrecords;
+	XXH64_state_t *digest;
+	int failed;
+};
+
+static int write_bytes(muse_writer *w, const void *p, size_t n,
+	struct muse_err *e)
+{
+	if (n && fwrite(p, 1, n, w->out) != n) {
+		int err = errno ? errno : EIO;
+
+		w->failed = 1;
+		muse_err_where(e, w->name, 0, UINT64_MAX);
+		muse_err_set(e, MUSE_EIO, "write error: %s", strerror(err));
+		e->sys_errno = err;
+		return MUSE_EIO;
+	}
+	return 0;
+}
+
+muse_writer *muse_writer_new(FILE *out, const char *name,
+	const struct muse_header *h, int level, struct muse_err *e)
+{
+	muse_writer *w = calloc(1, sizeof(*w));
+	uint8_t hdr[MUSE_HEADER_SIZE];
+
+	if (w == NULL || (w->name = strdup(name ? name : "<stdout>")) == NULL ||
+	    (w->cctx = ZSTD_createCCtx()) == NULL ||
+	    (w->digest = XXH64_createState()) == NULL) {
+		muse_writer_free(w);
+		muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return NULL;
+	}
+	w->out = out;
+	w->level = level ? level : 3;
+	XXH64_reset(w->digest, 0);
+	header_encode(h, hdr);
+	if (write_bytes(w, hdr, sizeof(hdr), e)) {
+		muse_writer_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static int flush_block(muse_writer *w, struct muse_err *e)
+{
+	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
+	size_t bound, n;
+	XXH64_state_t st;
+	uint64_t sum;
+
+	if (w->block_records == 0)
+		return 0;
+	bound = ZSTD_compressBound(w->raw.len);
+	w->packed.len = 0;
+	if (muse_buf_reserve(&w->packed, bound))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	n = ZSTD_compressCCtx(w->cctx, w->packed.p, bound, w->raw.p, w->raw.len,
+	    w->level);
+	if (ZSTD_isError(n))
+		return muse_err_set(e, MUSE_EIO, "zstd: %s", ZSTD_getErrorName(n));
+	memset(bh, 0, sizeof(bh));
+	bh[0] = BLOCK_DATA;
+	muse_st32(bh + 4, w->block_records);
+	muse_st32(bh + 8, (uint32_t)w->raw.len);
+	muse_st32(bh + 12, (uint32_t)n);
+	XXH64_reset(&st, 0);
+	XXH64_update(&st, bh, 16);
+	XXH64_update(&st, w->packed.p, n);
+	sum = XXH64_digest(&st);
+	muse_st64(bh + 16, sum);
+	XXH64_update(w->digest, bh + 16, 8);
+	if (write_bytes(w, bh, sizeof(bh), e) ||
+	    write_bytes(w, w->packed.p, n, e))
+		return MUSE_EIO;
+	w->nblocks++;
+	w->raw.len = 0;
+	w->block_records = 0;
+	return 0;
+}
+
+int muse_writer_add(muse_writer *w, const void *rec, size_t n,
+	struct muse_err *e)
+{
+	if (w->failed)
+		return MUSE_EIO;
+	if (n > MUSE_BLOCK_MAX / 2)
+		return muse_err_set(e, MUSE_ELIMIT, "record of %zu bytes is too large",
+		    n);
+	if (w->raw.len + n + 10 > MUSE_BLOCK_MAX && flush_block(w, e))
+		return e->code;
+	if (muse_buf_put_varint(&w->raw, n) || muse_buf_put(&w->raw, rec, n))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	w->block_records++;
+	w->nrecords++;
+	if (w->raw.len >= MUSE_BLOCK_TARGET)
+		return flush_block(w, e);
+	return 0;
+}
+
+int muse_writer_finish(muse_writer *w, struct muse_err *e)
+{
+	uint8_t t[MUSE_TRAILER_SIZE];
+
+	if (w->failed)
+		return MUSE_EIO;
+	if (flush_block(w, e))
+		return e->code;
+	memset(t, 0, sizeof(t));
+	t[0] = BLOCK_END;
+	muse_st32(t + 4, w->nblocks);
+	muse_st64(t + 8, w->nrecords);
+	muse_st64(t + 16, XXH64_digest(w->digest));
+	muse_st64(t + 24, XXH64(t, 24, 0));
+	return write_bytes(w, t, sizeof(t), e);
+}
+
+uint64_t muse_writer_records(const muse_writer *w)
+{
+	return w->nrecords;
+}
+
+void muse_writer_free(muse_writer *w)
+{
+	if (w == NULL)
+		return;
+	ZSTD_freeCCtx(w->cctx);
+	XXH64_freeState(w->digest);
+	muse_buf_free(&w->raw);
+	muse_buf_free(&w->packed);
+	free(w->name);
+	free(w);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reader                                                               */
+/* ------------------------------------------------------------------ */
+
+struct muse_reader {
+	muse_input *in;
+	ZSTD_DCtx *dctx;
+	uint64_t pos;            /* bytes consumed from the input */
+	uint64_t stream_start;
+	int in_stream;
+	struct muse_buf packed;
+	struct muse_buf raw;
+	const uint8_t *cur, *end; /* records left in the current block */
+	uint32_t block_left;      /* records the block header promised */
+	uint64_t block_offset;
+	uint32_t nblocks;
+	uint64_t nrecords;
+	XXH64_state_t *digest;
+};
+
+muse_reader *muse_reader_new(muse_input *in, struct muse_err *e)
+{
+	muse_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->dctx = ZSTD_createDCtx()) == NULL ||
+	    (r->digest = XXH64_createState()) == NULL) {
+		if (r)
+			ZSTD_freeDCtx(r->dctx);
+		free(r);
+		muse_input_free(in);
+		muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return NULL;
+	}
+	r->in = in;
+	return r;
+}
+
+void muse_reader_free(muse_reader *r)
+{
+	if (r == NULL)
+		return;
+	muse_input_free(r->in);
+	ZSTD_freeDCtx(r->dctx);
+	XXH64_freeState(r->digest);
+	muse_buf_free(&r->packed);
+	muse_buf_free(&r->raw);
+	free(r);
+}
+
+const char *muse_reader_name(const muse_reader *r)
+{
+	return muse_input_name(r->in);
+}
+
+uint64_t muse_reader_stream_offset(const muse_reader *r)
+{
+	return r->stream_start;
+}
+
+muse_input *muse_reader_input(muse_reader *r)
+{
+	return r->in;
+}
+
+static int fail(muse_reader *r, struct muse_err *e, uint64_t off, int code,
+	const char *msg)
+{
+	muse_err_where(e, muse_input_name(r->in), 0, off);
+	return muse_err_set(e, code, "%s", msg);
+}
+
+/* Reads exactly n bytes; returns n, or the short count at end of input. */
+static long read_exact(muse_reader *r, void *buf, size_t n, struct muse_err *e)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		long k = muse_input_read(r->in, (uint8_t *)buf + got, n - got, e);
+
+		if (k < 0)
+			return k;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	r->pos += got;
+	return (long)got;
+}
+
+int muse_reader_next_stream(muse_reader *r, struct muse_header *h,
+	struct muse_err *e)
+{
+	uint8_t hdr[MUSE_HEADER_SIZE];
+	uint64_t start = r->pos;
+	long k;
+	int rc;
+
+	while (r->in_stream) {
+		rc = muse_reader_skip_stream(r, e);
+		if (rc < 0)
+			return rc;
+		start = r->pos;
+	}
+	k = read_exact(r, hdr, sizeof(hdr), e);
+	if (k < 0)
+		return (int)k;
+	if (k == 0)
+		return 0;
+	if (k < (long)sizeof(hdr)) {
+		if (memcmp(hdr, magic, (size_t)k < 8 ? (size_t)k : 8) == 0)
+			return fail(r, e, start, MUSE_ETRUNC,
+			    "truncated stream header");
+		return fail(r, e, start, MUSE_EFORMAT,
+		    "not a muse stream (bad magic)");
+	}
+	rc = header_decode(hdr, h, e);
+	if (rc) {
+		muse_err_where(e, muse_input_name(r->in), 0, start);
+		return rc;
+	}
+	r->stream_start = start;
+	r->in_stream = 1;
+	r->nblocks = 0;
+	r->nrecords = 0;
+	r->cur = r->end = NULL;
+	r->block_left = 0;
+	XXH64_reset(r->digest, 0);
+	return 1;
+}
+
+/*
+ * Reads the next block header and payload.  Returns 1 for a data block
+ * (payload in r->packed, header in bh), 2 for the verified trailer, or an
+ * error.  Skippable blocks are consumed here.
+ */
+static int read_block(muse_reader *r, uint8_t *bh, struct muse_err *e)
+{
+	for (;;) {
+		uint64_t off = r->pos;
+		uint32_t nrec, rawsz, size;
+		XXH64_state_t st;
+		long k;
+
+		k = read_exact(r, bh, MUSE_BLOCK_HEADER_SIZE, e);
+		if (k < 0)
+			return (int)k;
+		if (k < MUSE_BLOCK_HEADER_SIZE)
+			return fail(r, e, off, MUSE_ETRUNC,
+			    "truncated stream (no trailer)");
+		r->block_offset = off;
+		if (bh[0] == BLOCK_END) {
+			uint8_t t[MUSE_TRAILER_SIZE];
+
+			memcpy(t, bh, MUSE_BLOCK_HEADER_SIZE);
+			k = read_exact(r, t + MUSE_BLOCK_HEADER_SIZE,
+			    MUSE_TRAILER_SIZE - MUSE_BLOCK_HEADER_SIZE, e);
+			if (k < 0)
+				return (int)k;
+			if (k < MUSE_TRAILER_SIZE - MUSE_BLOCK_HEADER_SIZE)
+				return fail(r, e, off, MUSE_ETRUNC,
+				    "truncated stream trailer");
+			if (muse_le64(t + 24) != XXH64(t, 24, 0))
+				return fail(r, e, off, MUSE_ECHECKSUM,
+				    "trailer checksum mismatch");
+			if (t[1] || t[2] || t[3])
+				return fail(r, e, off, MUSE_EFORMAT,
+				    "reserved trailer bytes are not zero");
+			if (muse_le32(t + 4) != r->nblocks ||
+			    muse_le64(t + 8) != r->nrecords)
+				return fail(r, e, off, MUSE_EFORMAT,
+				    "trailer counts disagree with the blocks read "
+				    "(blocks missing or added)");
+			if (muse_le64(t + 16) != XXH64_digest(r->digest))
+				return fail(r, e, off, MUSE_ECHECKSUM,
+				    "stream digest mismatch (blocks reordered or "
+				    "replaced)");
+			r->in_stream = 0;
+			return 2;
+		}
+		if ((bh[0] != BLOCK_DATA && bh[0] != BLOCK_SKIP) || bh[1] ||
+		    bh[2] || bh[3])
+			return fail(r, e, off, MUSE_EFORMAT, "bad block header");
+		nrec = muse_le32(bh + 4);
+		rawsz = muse_le32(bh + 8);
+		size = muse_le32(bh + 12);
+		if (rawsz > MUSE_BLOCK_MAX || size > MUSE_BLOCK_MAX ||
+		    (bh[0] == BLOCK_SKIP && (nrec != 0 || rawsz != size)))
+			return fail(r, e, off, MUSE_EFORMAT,
+			    "block sizes out of range");
+		r->packed.len = 0;
+		if (muse_buf_reserve(&r->packed, size))
+			return fail(r, e, off, MUSE_ENOMEM, "out of memory");
+		k = read_exact(r, r->packed.p, size, e);
+		if (k < 0)
+			return (int)k;
+		if ((uint32_t)k < size)
+			return fail(r, e, off, MUSE_ETRUNC,
+			    "truncated stream (block cut short)");
+		r->packed.len = size;
+		XXH64_reset(&st, 0);
+		XXH64_update(&st, bh, 16);
+		XXH64_update(&st, r->packed.p, size);
+		if (XXH64_digest(&st) != muse_le64(bh + 16))
+			return fail(r, e, off, MUSE_ECHECKSUM,
+			    "block checksum mismatch");
+		XXH64_update(r->digest, bh + 16, 8);
+		r->nblocks++;
+		if (bh[0] == BLOCK_DATA)
+			return 1;
+	}
+}
+
+int muse_reader_skip_stream(muse_reader *r, struct muse_err *e)
+{
+	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
+	int rc;
+
+	if (!r->in_stream)
+		return 0;
+	if (r->block_left)
+		r->nrecords += r->block_left;
+	r->block_left = 0;
+	r->cur = r->end = NULL;
+	while ((rc = read_block(r, bh, e)) == 1)
+		r->nrecords += muse_le32(bh + 4);
+	return rc < 0 ? rc : 0;
+}
+
+int muse_reader_next(muse_reader *r, const uint8_t **rec, size_t *n,
+	struct muse_err *e)
+{
+	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
+	uint64_t len;
+
+	if (!r->in_stream)
+		return 0;
+	while (r->cur == r->end) {
+		size_t got;
+		int rc;
+
+		if (r->block_left)
+			return fail(r, e, r->block_offset, MUSE_EFORMAT,
+			    "block holds fewer records than its header says");
+		rc = read_block(r, bh, e);
+		if (rc < 0)
+			return rc;
+		if (rc == 2)
+			return 0;
+		r->raw.len = 0;
+		if (muse_buf_reserve(&r->raw, muse_le32(bh + 8) + 1))
+			return fail(r, e, r->block_offset, MUSE_ENOMEM,
+			    "out of memory");
+		got = ZSTD_decompressDCtx(r->dctx, r->raw.p, muse_le32(bh + 8),
+		    r->packed.p, r->packed.len);
+		if (ZSTD_isError(got) || got != muse_le32(bh + 8))
+			return fail(r, e, r->block_offset, MUSE_EFORMAT,
+			    "block does not decompress to its stated size");
+		r->cur = r->raw.p;
+		r->end = r->raw.p + got;
+		r->block_left = muse_le32(bh + 4);
+		if (r->block_left == 0 && got != 0)
+			return fail(r, e, r->block_offset, MUSE_EFORMAT,
+			    "block holds more records than its header says");
+	}
+	if (r->block_left == 0 || muse_get_varint(&r->cur, r->end, &len) ||
+	    len > (uint64_t)(r->end - r->cur))
+		return fail(r, e, r->block_offset, MUSE_EFORMAT,
+		    "bad record length in block");
+	*rec = r->cur;
+	*n = (size_t)len;
+	r->cur += len;
+	r->block_left--;
+	r->nrecords++;
+	if (r->cur == r->end && r->block_left)
+		return fail(r, e, r->block_offset, MUSE_EFORMAT,
+		    "block holds fewer records than its header says");
+	if (r->cur != r->end && r->block_left == 0)
+		return fail(r, e, r->block_offset, MUSE_EFORMAT,
+		    "block holds more records than its header says");
+	return 1;
+}

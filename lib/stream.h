@@ -1,0 +1,127 @@
+/*
+ * stream.h - the binary stream format of muse-format(5): a header, zstd
+ * compressed blocks of length-prefixed records each with its own xxHash
+ * checksum, and a trailer that counts blocks and records, so a cut stream
+ * is an error and never a smaller answer.  Streams concatenate.
+ */
+#ifndef MUSE_STREAM_H
+#define MUSE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "err.h"
+#include "zio.h"
+
+#define MUSE_FORMAT_VERSION 1
+#define MUSE_HEADER_SIZE 64
+#define MUSE_BLOCK_HEADER_SIZE 24
+#define MUSE_TRAILER_SIZE 32
+/* A block's records are cut at this raw size (deterministic blocking). */
+#define MUSE_BLOCK_TARGET (128u << 10)
+/* Upper bound on one block's raw or compressed size and one record. */
+#define MUSE_BLOCK_MAX (64u << 20)
+
+enum muse_kind { MUSE_KIND_EVENTS = 1, MUSE_KIND_SKETCH = 2, MUSE_KIND_DELTA = 3 };
+
+enum muse_table {
+	MUSE_TABLE_IMPRESSIONS = 1,
+	MUSE_TABLE_PLAYS = 2,
+	MUSE_TABLE_AFFINITIES = 3,
+	MUSE_TABLE_ASSETS = 4,
+};
+
+/* Dimensions of a sketch key, in key order (bit i of the dims mask). */
+enum muse_dim {
+	MUSE_DIM_TITLE = 0,
+	MUSE_DIM_ASSET = 1,
+	MUSE_DIM_DATE = 2,
+	MUSE_DIM_SEGMENT = 3,
+	MUSE_DIM_COUNTRY = 4,
+	MUSE_NDIMS = 5
+};
+
+/* Date grain of a sketch stream's date dimension. */
+enum muse_grain { MUSE_GRAIN_DAY = 0, MUSE_GRAIN_WEEK = 1, MUSE_GRAIN_MONTH = 2 };
+
+#define MUSE_FLAG_SORTED 0x01
+#define MUSE_HASH_XXH3 1
+/* The documented seed of the user-id hash: "muse" in ASCII. */
+#define MUSE_HASH_SEED UINT64_C(0x6d757365)
+/* Stored metrics (bit mask); version 1 streams carry all seven. */
+#define MUSE_METRICS_V1 0x7F
+
+struct muse_header {
+	uint8_t kind;
+	uint8_t flags;
+	uint8_t table;        /* events */
+	uint8_t hash;
+	uint8_t dims;         /* sketch: mask of enum muse_dim */
+	uint8_t grain;        /* sketch: enum muse_grain */
+	uint8_t lgk;          /* sketch */
+	uint16_t metrics;     /* sketch: MUSE_METRICS_V1 */
+	uint32_t window_s;    /* sketch: attribution window W */
+	uint32_t qualify_ms;  /* sketch: Q */
+	uint32_t authentic_ms; /* sketch: A */
+	uint64_t seed;
+};
+
+const char *muse_table_name(int table);
+int muse_table_parse(const char *s);  /* enum value or -1 */
+const char *muse_dim_name(int dim);
+int muse_dim_parse(const char *s, size_t n);
+
+/*
+ * Whether two headers may meet in one merge: same kind, table (events),
+ * parameters, hash and schema.  0, or MUSE_EPARAM with a message naming
+ * the first difference ("window differs: 86400 s vs 3600 s").
+ */
+int muse_header_compatible(const struct muse_header *a,
+	const struct muse_header *b, struct muse_err *e);
+
+/* ---- writing ---- */
+
+typedef struct muse_writer muse_writer;
+
+/* Writes the header at once.  level: zstd level (0 = default 3). */
+muse_writer *muse_writer_new(FILE *out, const char *name,
+	const struct muse_header *h, int level, struct muse_err *e);
+/* Appends one record. */
+int muse_writer_add(muse_writer *w, const void *rec, size_t n,
+	struct muse_err *e);
+/* Flushes the last block and writes the trailer (does not close out). */
+int muse_writer_finish(muse_writer *w, struct muse_err *e);
+void muse_writer_free(muse_writer *w);
+uint64_t muse_writer_records(const muse_writer *w);
+
+/* ---- reading ---- */
+
+typedef struct muse_reader muse_reader;
+
+/* Takes ownership of in. */
+muse_reader *muse_reader_new(muse_input *in, struct muse_err *e);
+void muse_reader_free(muse_reader *r);
+/*
+ * Moves to the next stream of the input: 1 and *h filled, 0 at a clean end
+ * of input, or an error (bad magic, bad header, trailing garbage).
+ */
+int muse_reader_next_stream(muse_reader *r, struct muse_header *h,
+	struct muse_err *e);
+/*
+ * Next record of the current stream: 1 with *rec and *n pointing into the
+ * reader's block (valid until the next call), 0 at the stream's verified
+ * trailer, or an error: checksum, truncation, counts that disagree.
+ */
+int muse_reader_next(muse_reader *r, const uint8_t **rec, size_t *n,
+	struct muse_err *e);
+/* Reads the rest of the current stream, skipping blocks without
+ * decompressing them (checksums still verified). */
+int muse_reader_skip_stream(muse_reader *r, struct muse_err *e);
+const char *muse_reader_name(const muse_reader *r);
+/* Byte offset in the input where the current stream began. */
+uint64_t muse_reader_stream_offset(const muse_reader *r);
+muse_input *muse_reader_input(muse_reader *r);
+
+#endif

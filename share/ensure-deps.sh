@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the system packages that building and testing need, when they are
+# missing: as root with apt-get, otherwise prints the command to run.
+need=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+command -v make >/dev/null 2>&1 || need="$need make"
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+have_pc libzstd || need="$need libzstd-dev"
+have_pc libxxhash || need="$need libxxhash-dev"
+if [ "${1:-}" != "--build-only" ]; then
+	command -v bats >/dev/null 2>&1 || need="$need bats"
+	command -v python3 >/dev/null 2>&1 || need="$need python3"
+	command -v zstd >/dev/null 2>&1 || need="$need zstd"
+fi
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "installing:$need"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq $need >/dev/null || {
+		echo "apt-get install failed:$need" >&2
+		exit 1
+	}
+	exit 0
+fi
+echo "missing packages:$need" >&2
+echo "install them with: sudo apt-get install -y$need" >&2
+exit 1

@@ -1,0 +1,61 @@
+# Shared set-up for the bats suites: the programs under test come first on
+# PATH (MUSE_BIN picks the build: cmd/ or the sanitizer build), the locale
+# is fixed, and every test works in its own temporary directory.
+
+MUSE_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+MUSE_BIN=${MUSE_BIN:-$MUSE_ROOT/cmd}
+case $MUSE_BIN in /*) ;; *) MUSE_BIN=$MUSE_ROOT/$MUSE_BIN ;; esac
+PATH=$MUSE_BIN:$PATH
+export LC_ALL=C
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:exitcode=98:print_stacktrace=1}
+GOLDEN=$MUSE_ROOT/tests/golden
+FIXTURES=$MUSE_ROOT/tests/fixtures
+REF="python3 $MUSE_ROOT/tests/reference.py"
+
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+# fail MESSAGE: ends the test with a message.
+fail() {
+	printf '%s\n' "$*" >&2
+	return 1
+}
+
+# expect_status N: the last `run` ended with exactly status N.  A crash
+# (killed by a signal, or a sanitizer report) never counts as an expected
+# failure.
+expect_status() {
+	if [ "$status" -gt 128 ] || [ "$status" -eq 99 ] || [ "$status" -eq 98 ]; then
+		fail "crashed or sanitizer report (status $status): $output"
+	fi
+	[ "$status" -eq "$1" ] || fail "expected status $1, got $status: $output"
+}
+
+# expect_output_contains TEXT
+expect_output_contains() {
+	case $output in
+	*"$1"*) ;;
+	*) fail "expected output to contain \"$1\", got: $output" ;;
+	esac
+}
+
+# no_partial FILE...: none of the files (nor temporaries beside them) exist.
+no_partial() {
+	local f
+	for f in "$@"; do
+		[ ! -e "$f" ] || fail "partial output file left: $f"
+		ls "$f".tmp.* >/dev/null 2>&1 && fail "temporary left: $f.tmp.*"
+	done
+	return 0
+}
+
+# A small data set made by muse-gen, cached per suite.
+gen_small() {
+	if [ ! -f "$BATS_FILE_TMPDIR/small/impressions.csv" ]; then
+		muse-gen -q -O "$BATS_FILE_TMPDIR/small" --users 600 --days 4 \
+		    --titles 12 --seed 7 || return 1
+	fi
+	cp "$BATS_FILE_TMPDIR"/small/*.csv .
+}

@@ -47,10 +47,10 @@
  * the rest of the physical line on which the fault was found and carries
  * on after it, so a caller may skip bad records (muse-ingest --max-errors).
  * When the fault lies inside a quoted field that spans lines, the restart
- * point may be inside that field, and what follows is likely reported as
- * malformed too; it is never silently misread as something valid unless
- * it parses as valid CSV on its own.  An unterminated quoted field runs to
- * the end of input, so nothing follows it.
+ * point may fall inside that field; the text after it is then read as
+ * records of its own, which the caller's column checks usually refuse in
+ * turn.  An unterminated quoted field runs to the end of input, so nothing
+ * follows it.
  */
 #include <stdarg.h>
 #include <stdio.h>

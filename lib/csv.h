@@ -45,7 +45,9 @@ int muse_csv_sep(const muse_csv *c);
 /*
  * Reads the next record: 1 when one was read, 0 at end of input, or a
  * negative code (unterminated quote, stray quote, NUL byte, a record over
- * the field or byte limits) with e naming the input and line.
+ * the field or byte limits) with e naming the input and the line where the
+ * record starts.  After MUSE_EINPUT the reader may be called again: it
+ * resumes after the line on which the fault was found.
  */
 int muse_csv_next(muse_csv *c, struct muse_csv_row *row, struct muse_err *e);
 muse_input *muse_csv_input(muse_csv *c);

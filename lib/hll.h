@@ -46,7 +46,13 @@ int muse_hll_merge(muse_hll *dst, const muse_hll *src);     /* EPARAM on lgk */
 
 int muse_hll_is_empty(const muse_hll *h);
 int muse_hll_is_dense(const muse_hll *h);
-/* Sparse: the coupons, sorted ascending, unique.  Dense: NULL. */
+/*
+ * Sparse: the coupons, sorted ascending, unique (an empty sketch gives a
+ * non-NULL pointer and *n = 0).  Dense: NULL and *n = 0.  The array lives
+ * until the sketch next changes.  Note: a sparse sketch buffers recent
+ * coupons, and this call sorts them into place, so it must not run on one
+ * sketch from two threads at once (see "Pending coupons" in hll.c).
+ */
 const uint32_t *muse_hll_coupons(const muse_hll *h, size_t *n);
 /* Dense: the 2^lgk registers.  Sparse: NULL. */
 const uint8_t *muse_hll_registers(const muse_hll *h);

@@ -114,10 +114,9 @@ static int raw_fill(muse_input *in, size_t want, struct muse_err *e)
 	return 0;
 }
 
-static int is_zstd_magic(const uint8_t *p, size_t n)
+/* p holds at least four bytes. */
+static int is_zstd_magic(const uint8_t *p)
 {
-	if (n < 4)
-		return 0;
 	if (p[0] == 0x28 && p[1] == 0xB5 && p[2] == 0x2F && p[3] == 0xFD)
 		return 1;
 	return (p[0] & 0xF0) == 0x50 && p[1] == 0x2A && p[2] == 0x4D &&
@@ -146,7 +145,7 @@ static int detect(muse_input *in, struct muse_err *e)
 	size_t have = in->zin.size - in->zin.pos;
 
 	if (have < 4 ||
-	    !is_zstd_magic((const uint8_t *)in->zin.src + in->zin.pos, have))
+	    !is_zstd_magic((const uint8_t *)in->zin.src + in->zin.pos))
 		return 0;
 	in->zd = ZSTD_createDStream();
 	if (in->zd == NULL) {

@@ -13,8 +13,9 @@ echo "== muse-ingest: CSV (zstd-compressed) -> event streams"
 for t in impressions plays affinities; do
 	muse-ingest share/sample/$t.csv.zst > "$work/$t.mev"
 done
-ls -l "$work"/*.mev | awk '{ printf "   %-20s %9d bytes\n", $NF, $5 }' | sed "s|$work/||"
-
+for t in impressions plays affinities; do
+	printf '   %-16s %9d bytes\n' "$t.mev" "$(wc -c < "$work/$t.mev")"
+done
 echo "== muse-sketch: attribution join + HLL sketches per (title, asset, date, segment)"
 muse-sketch "$work/impressions.mev" "$work/plays.mev" "$work/affinities.mev" > "$work/store.msk"
 muse-cat --check "$work/store.msk" | sed "s|$work/||; s|^|   |"

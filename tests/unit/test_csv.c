@@ -65,15 +65,22 @@ static void put(struct muse_buf *b, const char *fmt, ...)
  * Parses all of a reader into its rendering (NUL-terminated, caller
  * frees).  Also checks the row invariants that every caller relies on.
  */
-static char *render_csv(muse_csv *c, int *sep, struct muse_err *e)
+static char *render_csv(muse_csv *c, int keep_going, struct muse_err *e)
 {
 	struct muse_buf b = { 0 };
 	struct muse_csv_row row;
-	int r;
+	int r, errors = 0;
 
-	if (sep != NULL)
-		*sep = muse_csv_sep(c);
-	while ((r = muse_csv_next(c, &row, e)) == 1) {
+	for (;;) {
+		r = muse_csv_next(c, &row, e);
+		/* Keeps going after bad records, as muse-ingest --max-errors. */
+		if (r == MUSE_EINPUT && keep_going && ++errors < 20) {
+			put(&b, "error %llu: %s\n", (unsigned long long)e->line,
+			    e->msg);
+			continue;
+		}
+		if (r != 1)
+			break;
 		put(&b, "%llu+%llu:", (unsigned long long)row.line,
 		    (unsigned long long)row.lines);
 		for (size_t i = 0; i < row.nfields; i++) {
@@ -95,7 +102,7 @@ static char *render_csv(muse_csv *c, int *sep, struct muse_err *e)
 }
 
 static char *render(const char *data, size_t n, int sep, size_t bufsize,
-	int *gotsep)
+	int keep_going)
 {
 	struct muse_err e;
 	muse_input *in;
@@ -114,7 +121,7 @@ static char *render(const char *data, size_t n, int sep, size_t bufsize,
 		snprintf(s, 600, "new failed: %s", e.msg);
 		return s;
 	}
-	out = render_csv(c, gotsep, &e);
+	out = render_csv(c, keep_going, &e);
 	if (e.code != 0 && strcmp(e.name, "t.csv") != 0) {
 		char *s = malloc(strlen(out) + 64);
 
@@ -146,9 +153,9 @@ static const char *vis(const char *s, char *buf, size_t n)
 }
 
 static void case_n(const char *name, const char *data, size_t n, int sep,
-	const char *want)
+	int keep_going, const char *want)
 {
-	char *got = render(data, n, sep, 0, NULL);
+	char *got = render(data, n, sep, 0, keep_going);
 	int same = 1;
 	char v1[600], v2[600];
 
@@ -156,7 +163,7 @@ static void case_n(const char *name, const char *data, size_t n, int sep,
 	    sizeof(v1)), strcmp(got, want) ? " != " : "",
 	    strcmp(got, want) ? vis(want, v2, sizeof(v2)) : "");
 	for (size_t bs = 1; bs <= 64 && same; bs++) {
-		char *small = render(data, n, sep, bs, NULL);
+		char *small = render(data, n, sep, bs, keep_going);
 
 		if (strcmp(small, want) != 0) {
 			same = 0;
@@ -169,7 +176,9 @@ static void case_n(const char *name, const char *data, size_t n, int sep,
 	free(got);
 }
 
-#define CASE(name, lit, sep, want) case_n(name, lit, sizeof(lit) - 1, sep, want)
+#define CASE(name, lit, sep, want) \
+	case_n(name, lit, sizeof(lit) - 1, sep, 0, want)
+#define RESYNC(name, lit, want) case_n(name, lit, sizeof(lit) - 1, ',', 1, want)
 
 static void test_cases(void)
 {
@@ -248,6 +257,28 @@ static void test_cases(void)
 	CASE("NUL at start", "\0", ',', "error 1: NUL byte");
 }
 
+/* After a malformed record the reader resumes after the faulty line. */
+static void test_resync(void)
+{
+	RESYNC("resume after stray quote", "a,b\"c,d\ne,f\n",
+	    "error 1: unexpected quote in unquoted field\n2+1:[e][f]\n");
+	RESYNC("resume after closing quote", "\"a\"x,b\nc,d\n",
+	    "error 1: character after closing quote\n2+1:[c][d]\n");
+	RESYNC("resume after multi-line record", "x\n\"multi\nline\"junk\n"
+	    "\nok,1\n",
+	    "1+1:[x]\nerror 2: character after closing quote\n5+1:[ok][1]\n");
+	RESYNC("resume after NUL", "a\0b\nc\n",
+	    "error 1: NUL byte\n2+1:[c]\n");
+	RESYNC("several faults", "\"a\"b\n\"c\"d\r\ne\"\n\"ok\"\n",
+	    "error 1: character after closing quote\n"
+	    "error 2: character after closing quote\n"
+	    "error 3: unexpected quote in unquoted field\n4+1:[ok]\n");
+	RESYNC("fault on the last line", "a\nb\"", "1+1:[a]\n"
+	    "error 2: unexpected quote in unquoted field\n");
+	RESYNC("nothing after unterminated", "a\n\"b\nc,d\n",
+	    "1+1:[a]\nerror 2: unterminated quoted field\n");
+}
+
 static void test_limits(void)
 {
 	struct muse_buf b = { 0 };
@@ -258,19 +289,24 @@ static void test_limits(void)
 	for (int i = 0; i < 4095; i++)
 		muse_buf_put(&b, "x,", 2);
 	muse_buf_put(&b, "x\n", 2);
-	got = render((char *)b.p, b.len, ',', 0, NULL);
+	got = render((char *)b.p, b.len, ',', 0, 0);
 	ok = strncmp(got, "1+1:[x]", 7) == 0 && strlen(got) == 4 + 3 * 4096 + 1;
 	check(ok, "4096 fields accepted");
 	free(got);
 	b.len--;
 	muse_buf_put(&b, ",y\n", 3);
-	got = render((char *)b.p, b.len, ',', 0, NULL);
+	got = render((char *)b.p, b.len, ',', 0, 0);
 	check(strcmp(got, "error 1: more than 4096 fields") == 0,
 	    "4097 fields refused (%s)", got);
 	free(got);
-	got = render((char *)b.p, b.len, ',', 7, NULL);
+	got = render((char *)b.p, b.len, ',', 7, 0);
 	check(strcmp(got, "error 1: more than 4096 fields") == 0,
 	    "4097 fields refused with a small buffer");
+	free(got);
+	muse_buf_put(&b, "z\n", 2);
+	got = render((char *)b.p, b.len, ',', 0, 1);
+	check(strcmp(got, "error 1: more than 4096 fields\n2+1:[z]\n") == 0,
+	    "reading resumes after 4097 fields");
 	free(got);
 
 	/* A record of exactly 16 MiB (plus CR LF) passes, one byte more not. */
@@ -280,21 +316,36 @@ static void test_limits(void)
 	memset(b.p + b.len, 'z', MUSE_CSV_MAX_RECORD - 2);
 	b.len += MUSE_CSV_MAX_RECORD - 2;
 	muse_buf_put(&b, ",q\r\nc,d\n", 8);
-	got = render((char *)b.p, b.len, ',', 0, NULL);
+	got = render((char *)b.p, b.len, ',', 0, 0);
 	ok = strncmp(got, "1+1:[a][b]\n2+1:[zzz", 19) == 0 &&
 	    strcmp(got + strlen(got) - 18, "zz][q]\n3+1:[c][d]\n") == 0;
 	check(ok, "a record of exactly 16 MiB accepted");
 	free(got);
-	got = render((char *)b.p, b.len, ',', 1, NULL);
+	got = render((char *)b.p, b.len, ',', 1, 0);
 	check(strncmp(got, "1+1:[a][b]\n2+1:[zzz", 19) == 0 &&
 	    strstr(got, "error") == NULL,
 	    "a record of exactly 16 MiB accepted from a 1-byte buffer");
 	free(got);
 	b.len -= 8;
 	muse_buf_put(&b, ",qq\r\nc,d\n", 9);
-	got = render((char *)b.p, b.len, ',', 0, NULL);
+	got = render((char *)b.p, b.len, ',', 0, 0);
 	check(strcmp(got, "1+1:[a][b]\nerror 2: record longer than 16 MiB") == 0,
 	    "a record of 16 MiB + 1 refused");
+	free(got);
+	got = render((char *)b.p, b.len, ',', 0, 1);
+	check(strcmp(got, "1+1:[a][b]\nerror 2: record longer than 16 MiB\n"
+	    "3+1:[c][d]\n") == 0, "reading resumes after a long record");
+	free(got);
+	/* Longer still: the fault is found with the buffer full. */
+	b.len -= 9;
+	muse_buf_reserve(&b, 4096 + 16);
+	memset(b.p + b.len, 'z', 4096);
+	b.len += 4096;
+	muse_buf_put(&b, "\n\nc,d\n", 6);
+	got = render((char *)b.p, b.len, ',', 0, 1);
+	check(strcmp(got, "1+1:[a][b]\nerror 2: record longer than 16 MiB\n"
+	    "4+1:[c][d]\n") == 0, "reading resumes after a record beyond "
+	    "the buffer");
 	free(got);
 	/* Unterminated: the buffer may not grow past the limit. */
 	b.len = 0;
@@ -302,9 +353,13 @@ static void test_limits(void)
 	muse_buf_reserve(&b, MUSE_CSV_MAX_RECORD + 100);
 	memset(b.p + 1, 'z', MUSE_CSV_MAX_RECORD + 100);
 	b.len += MUSE_CSV_MAX_RECORD + 100;
-	got = render((char *)b.p, b.len, ',', 0, NULL);
+	got = render((char *)b.p, b.len, ',', 0, 0);
 	check(strcmp(got, "error 1: record longer than 16 MiB") == 0,
-	    "an endless quoted field stops at the limit (%.60s)", got);
+	    "an endless quoted field stops at the limit");
+	free(got);
+	got = render((char *)b.p, b.len, ',', 0, 1);
+	check(strcmp(got, "error 1: record longer than 16 MiB\n") == 0,
+	    "nothing follows an endless quoted field");
 	free(got);
 	muse_buf_free(&b);
 }
@@ -396,7 +451,7 @@ static void test_random(void)
 
 		random_csv(&csv, &want, (3u << 20) + 12345, crlf);
 		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-			got = render((char *)csv.p, csv.len, ',', sizes[k], NULL);
+			got = render((char *)csv.p, csv.len, ',', sizes[k], 0);
 			check(strcmp(got, (char *)want.p) == 0,
 			    "random %s records, %zu bytes, buffer %zu: round "
 			    "trip", crlf ? "CRLF" : "LF", csv.len, sizes[k]);
@@ -437,7 +492,7 @@ static char *render_file(const char *path, int sep, struct muse_err *e)
 	c = muse_csv_new(in, sep, e);
 	if (c == NULL)
 		return strdup("new failed");
-	out = render_csv(c, NULL, e);
+	out = render_csv(c, 0, e);
 	muse_csv_free(c);
 	return out;
 }
@@ -476,16 +531,16 @@ static void test_zstd(const char *dir)
 	muse_input *in;
 
 	random_csv(&csv, &want, 2u << 20, 0);
-	plain = render((char *)csv.p, csv.len, ',', 0, NULL);
+	plain = render((char *)csv.p, csv.len, ',', 0, 0);
 	check(strcmp(plain, (char *)want.p) == 0, "plain parse of zstd sample");
 
 	compress_into(&z, csv.p, csv.len, 1);
 	check(z.len > 0 && z.len < csv.len, "sample compressed (%zu -> %zu)",
 	    csv.len, z.len);
-	got = render((char *)z.p, z.len, ',', 0, NULL);
+	got = render((char *)z.p, z.len, ',', 0, 0);
 	check(strcmp(got, plain) == 0, "zstd in memory parses like plain");
 	free(got);
-	got = render((char *)z.p, z.len, ',', 1000, NULL);
+	got = render((char *)z.p, z.len, ',', 1000, 0);
 	check(strcmp(got, plain) == 0, "zstd with a small CSV buffer");
 	free(got);
 
@@ -494,7 +549,7 @@ static void test_zstd(const char *dir)
 	compress_into(&z2, "", 0, 1);
 	muse_buf_put(&z2, "\x5A\x2A\x4D\x18\x03\x00\x00\x00" "abc", 11);
 	compress_into(&z2, csv.p + csv.len / 3, csv.len - csv.len / 3, 1);
-	got = render((char *)z2.p, z2.len, ',', 0, NULL);
+	got = render((char *)z2.p, z2.len, ',', 0, 0);
 	check(strcmp(got, plain) == 0, "concatenated zstd frames parse like "
 	    "plain");
 	free(got);
@@ -504,7 +559,7 @@ static void test_zstd(const char *dir)
 
 		muse_buf_put(&z3, "\x50\x2A\x4D\x18\x00\x00\x00\x00", 8);
 		muse_buf_put(&z3, z.p, z.len);
-		got = render((char *)z3.p, z3.len, ',', 0, NULL);
+		got = render((char *)z3.p, z3.len, ',', 0, 0);
 		check(strcmp(got, plain) == 0, "leading skippable frame");
 		free(got);
 		muse_buf_free(&z3);
@@ -572,12 +627,12 @@ static void test_zstd(const char *dir)
 		}
 		check(all, "truncated zstd input is MUSE_ETRUNC \"zstd: "
 		    "truncated input\"");
-		got = render((char *)z.p, z.len - 10, ',', 0, NULL);
+		got = render((char *)z.p, z.len - 10, ',', 0, 0);
 		check(strstr(got, "error") != NULL &&
 		    strstr(got, "zstd: truncated input") != NULL,
 		    "truncated zstd stops the CSV reader");
 		free(got);
-		got = render("\x28\xB5\x2F\xFD", 4, ',', 0, NULL);
+		got = render("\x28\xB5\x2F\xFD", 4, ',', 0, 0);
 		check(strcmp(got, "error 0: zstd: truncated input") == 0 ||
 		    strcmp(got, "new failed: zstd: truncated input") == 0,
 		    "bare zstd magic is truncated (%s)", got);
@@ -717,6 +772,7 @@ int main(void)
 		return 1;
 	}
 	test_cases();
+	test_resync();
 	test_limits();
 	test_random();
 	test_zstd(dir);

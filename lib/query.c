@@ -66,6 +66,8 @@ struct muse_query {
 	int has_dates;
 	int64_t day_from, day_to;
 	uint8_t by;                 /* mask over MUSE_NGROUPS */
+	int by_order[MUSE_NGROUPS]; /* group columns as the user listed them */
+	int nby;
 	int metrics[MUSE_NMETRICS];
 	int nmetrics;
 	double z;                   /* 0: no bounds */
@@ -175,6 +177,7 @@ int muse_query_by(muse_query *q, const char *list, struct muse_err *e)
 	const char *s = list;
 
 	q->by = 0;
+	q->nby = 0;
 	if (strcmp(list, "none") == 0 || *list == '\0')
 		return 0;
 	for (;;) {
@@ -185,6 +188,8 @@ int muse_query_by(muse_query *q, const char *list, struct muse_err *e)
 			return muse_err_set(e, MUSE_EUSAGE,
 			    "unknown dimension \"%.*s\" (title, asset, date, week, "
 			    "month, segment, country, none)", (int)n, s);
+		if (!(q->by & 1u << g))
+			q->by_order[q->nby++] = g;
 		q->by |= (uint8_t)(1u << g);
 		if (s[n] == '\0')
 			break;
@@ -398,11 +403,9 @@ static int fold(muse_query *q, const struct muse_key *k)
 	if (q->has_dates && (k->day < q->day_from || k->day > q->day_to))
 		return 1;
 	q->key.len = 0;
-	for (int g = 0; g < MUSE_NGROUPS; g++) {
-		int rc = 0;
+	for (int i = 0; i < q->nby; i++) {
+		int g = q->by_order[i], rc = 0;
 
-		if (!(q->by & 1u << g))
-			continue;
 		if (g == MUSE_DIM_DATE) {
 			muse_day_format(k->day, buf);
 			rc = put_value(&q->key, buf, 10);
@@ -791,9 +794,8 @@ int muse_query_write(muse_query *q, FILE *out,
 	qsort_r(rows, nrows, sizeof(*rows), cmp_rows, q);
 	if (q->top && q->top < nrows)
 		nrows = (size_t)q->top;
-	for (int g = 0; g < MUSE_NGROUPS; g++)
-		if (q->by & 1u << g)
-			head[ncols++] = (char *)group_names[g];
+	for (int i = 0; i < q->nby; i++)
+		head[ncols++] = (char *)group_names[q->by_order[i]];
 	for (int i = 0; i < q->nmetrics; i++) {
 		int m = q->metrics[i];
 
@@ -814,11 +816,10 @@ int muse_query_write(muse_query *q, FILE *out,
 		struct cell *c = &cells[r * ncols];
 		const char *k = rows[r].g->key;
 
-		for (int g = 0; g < MUSE_NGROUPS; g++)
-			if (q->by & 1u << g) {
-				(c++)->s = strdup(k);
-				k += strlen(k) + 1;
-			}
+		for (int i = 0; i < q->nby; i++) {
+			(c++)->s = strdup(k);
+			k += strlen(k) + 1;
+		}
 		for (int i = 0; i < q->nmetrics; i++) {
 			int m = q->metrics[i];
 			int n = q->z && is_estimate(m) ? 3 : 1;

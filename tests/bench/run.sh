@@ -19,14 +19,14 @@ now() { date +%s.%N; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # time_cmd CMD...: runs CMD RUNS times, prints the median seconds
 time_cmd() {
-	local t=() s e
+	local _times=() s e
 	for _ in $(seq "$RUNS"); do
 		s=$(now)
 		"$@" > /dev/null
 		e=$(now)
-		t+=("$(echo "$e - $s" | bc -l)")
+		_times+=("$(echo "$e - $s" | bc -l)")
 	done
-	median "${t[@]}"
+	median "${_times[@]}"
 }
 
 data=$work/data-$USERS-$DAYS
@@ -65,9 +65,9 @@ day_bytes=$(cat "${days[@]}" | wc -c)
 t_merge=$(time_cmd muse-merge -o "$work/merged.msk" "${days[@]}")
 cmp "$work/merged.msk" "$work/store.msk" || { echo "merged daily batches differ from the whole run" >&2; exit 1; }
 echo "query..." >&2
-title=$(muse-query "$work/store.msk" --by title --metrics impressions --sort impressions --top 1 | awk 'NR == 2 { print $1 }')
-assets=$(muse-query "$work/store.msk" --title "$title" --by asset --metrics impressions | awk 'NR > 1 && NR <= 4 { print $1 }' | paste -sd,)
-segs=$(muse-query "$work/store.msk" --by segment --metrics reach --sort reach --top 3 | awk 'NR > 2 { print $1 }' | paste -sd,)
+title=$(muse-query "$work/store.msk" --by title --metrics impressions --sort impressions --top 1 | awk -F'\t' 'NR == 2 { print $1 }')
+assets=$(muse-query "$work/store.msk" --title "$title" --by asset --metrics impressions | awk -F'\t' 'NR > 1 && NR <= 4 { print $1 }' | paste -sd,)
+segs=$(muse-query "$work/store.msk" --by segment --metrics reach --sort reach --top 3 | awk -F'\t' 'NR > 2 { print $1 }' | paste -sd,)
 q=(muse-query "$work/store.msk" --asset "$assets" --segment "$segs" --metrics reach)
 RUNS_SAVED=$RUNS; RUNS=11
 t_query=$(time_cmd "${q[@]}")

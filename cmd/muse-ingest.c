@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 			muse_cli_version(prog);
 			return muse_cli_close_stdout(prog, MUSE_EXIT_OK);
 		default:
-			return muse_cli_usage_error(prog, "bad usage");
+			return muse_cli_usage_error(prog, MUSE_GETOPT_ERROR);
 		}
 	}
 	muse_err_clear(&e);

@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 			return muse_cli_close_stdout(prog, MUSE_EXIT_OK);
 		default:
 			muse_query_free(q);
-			return muse_cli_usage_error(prog, "bad usage");
+			return muse_cli_usage_error(prog, MUSE_GETOPT_ERROR);
 		}
 		if (rc) {
 			muse_query_free(q);

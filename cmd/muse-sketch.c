@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 				return muse_cli_usage_error(prog, "%s", e.msg);
 			break;
 		default:
-			return muse_cli_usage_error(prog, "bad usage");
+			return muse_cli_usage_error(prog, MUSE_GETOPT_ERROR);
 		}
 	}
 	if ((b = muse_build_new(&o, &e)) == NULL) {

@@ -100,6 +100,9 @@ int muse_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 		if (shift == 63 && *p > 1)
 			return -1;
 		r |= (uint64_t)(*p & 0x7F) << shift;
+		/* A final zero byte after others is an overlong encoding. */
+		if (*p == 0 && shift > 0)
+			return -1;
 		if (!(*p++ & 0x80)) {
 			*pp = p;
 			*v = r;

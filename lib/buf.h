@@ -4,7 +4,8 @@
  *
  * Varints are LEB128: seven bits a byte, least significant group first,
  * high bit set on every byte but the last; at most 10 bytes for a u64.
- * Decoders take the end of the buffer and refuse to read past it.
+ * Decoders take the end of the buffer and refuse to read past it, and
+ * refuse overlong encodings, so every value has exactly one encoding.
  */
 #ifndef MUSE_BUF_H
 #define MUSE_BUF_H

@@ -334,11 +334,16 @@ static int cmp_imp(const void *a, const void *b)
 		return x->title < y->title ? -1 : 1;
 	if (x->ts != y->ts)
 		return x->ts < y->ts ? -1 : 1;
-	/* Descending asset: the last of equal times is the smallest asset. */
+	/*
+	 * Descending asset, then country: the last of equal times is the
+	 * smallest asset (SPEC 4), and among impressions of one asset in one
+	 * second, the smallest country (the SPEC is silent; this is fixed so
+	 * that the answer never depends on input order).
+	 */
 	if (x->asset != y->asset)
 		return x->asset > y->asset ? -1 : 1;
 	if (x->country != y->country)
-		return x->country < y->country ? -1 : 1;
+		return x->country > y->country ? -1 : 1;
 	return (x->counted > y->counted) - (x->counted < y->counted);
 }
 
@@ -610,9 +615,12 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 		b->strs.slots = NULL;
 		b->strs.nslots = 0;
 	}
-	qsort(b->imps.v, b->imps.n, sizeof(struct imp), cmp_imp);
-	qsort(b->plays.v, b->plays.n, sizeof(struct play), cmp_play);
-	qsort(b->affs.v, b->affs.n, sizeof(struct aff), cmp_aff);
+	if (b->imps.n)
+		qsort(b->imps.v, b->imps.n, sizeof(struct imp), cmp_imp);
+	if (b->plays.n)
+		qsort(b->plays.v, b->plays.n, sizeof(struct play), cmp_play);
+	if (b->affs.n)
+		qsort(b->affs.v, b->affs.n, sizeof(struct aff), cmp_aff);
 	if ((rc = join(b)))
 		goto nomem;
 	keys = malloc((b->nkeys + 1) * sizeof(*keys));

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,11 +78,15 @@ int muse_cli_usage_error(const char *prog, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	/* NULL: getopt has already said what was wrong. */
+	if (fmt != NULL) {
+		fprintf(stderr, "%s: ", prog);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 	return MUSE_EXIT_ERROR;
 }
 
@@ -143,6 +148,29 @@ int muse_out_open(struct muse_out *o, const char *path, int binary, int force,
 		o->is_stdout = 1;
 		return 0;
 	}
+	/*
+	 * A FIFO, a device or /dev/null is written in place: renaming a
+	 * temporary over it would replace it, and it cannot hold a partial
+	 * file anyway.
+	 */
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if ((o->fp = fopen(path, "wb")) == NULL) {
+				int err = errno;
+
+				muse_err_where(e, path, 0, UINT64_MAX);
+				muse_err_set(e, MUSE_EIO, "cannot open: %s",
+				    strerror(err));
+				e->sys_errno = err;
+				return MUSE_EIO;
+			}
+			o->direct = 1;
+			o->path = strdup(path);
+			return 0;
+		}
+	}
 	n = strlen(path) + 32;
 	o->path = strdup(path);
 	o->tmp = malloc(n);
@@ -180,6 +208,24 @@ int muse_out_commit(struct muse_out *o, struct muse_err *e)
 			muse_err_where(e, "<stdout>", 0, UINT64_MAX);
 			return muse_err_set(e, MUSE_EIO, "write error: %s",
 			    strerror(errno ? errno : EIO));
+		}
+		return 0;
+	}
+	if (o->direct) {
+		if (fflush(o->fp) != 0 || ferror(o->fp))
+			err = errno ? errno : EIO;
+		if (fclose(o->fp) != 0 && err == 0)
+			err = errno ? errno : EIO;
+		o->fp = NULL;
+		o->direct = 0;
+		if (err)
+			muse_err_where(e, o->path, 0, UINT64_MAX);
+		free(o->path);
+		o->path = NULL;
+		if (err) {
+			muse_err_set(e, MUSE_EIO, "write error: %s", strerror(err));
+			e->sys_errno = err;
+			return MUSE_EIO;
 		}
 		return 0;
 	}

@@ -26,9 +26,13 @@ void muse_cli_warn(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prints an error record as "prog: name:line: message". */
 void muse_cli_err(const char *prog, const struct muse_err *e);
-/* "prog: message" then "Try 'prog --help'."; returns MUSE_EXIT_ERROR. */
+/*
+ * "prog: message" then "Try 'prog --help'."; returns MUSE_EXIT_ERROR.  A
+ * NULL fmt prints only the second line (after getopt's own message).
+ */
 int muse_cli_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+#define MUSE_GETOPT_ERROR NULL
 
 /* Strict unsigned decimal in [min, max]; 0 or -1.  No sign, no spaces. */
 int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
@@ -48,13 +52,15 @@ int muse_cli_close_stdout(const char *prog, int status);
  * a temporary file beside it ("PATH.tmp.PID"), which commit fsyncs and
  * renames over the path; abort, an error or a fatal signal removes it.
  * For NULL or "-" it is stdout, and a terminal is refused for binary
- * output unless force is set.
+ * output unless force is set.  An existing path that is not a regular
+ * file (a FIFO, a device) is written in place.
  */
 struct muse_out {
 	FILE *fp;
 	char *path;
 	char *tmp;
 	int is_stdout;
+	int direct;     /* an existing FIFO or device, written in place */
 };
 int muse_out_open(struct muse_out *o, const char *path, int binary, int force,
 	struct muse_err *e);

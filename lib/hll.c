@@ -695,8 +695,9 @@ int muse_hll_encode(const muse_hll *h, struct muse_buf *out)
 }
 
 /*
- * Reads one varint of the field named what, insisting on the minimal form
- * (no trailing 0x00 group) so that every sketch has one encoding.
+ * Reads one varint of the field named what.  muse_get_varint refuses the
+ * overlong forms, so every sketch has one encoding; this tells a cut field
+ * from a malformed one.
  */
 static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v,
 	const char *what, struct muse_err *e)
@@ -709,12 +710,9 @@ static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v,
 		if (q == end)
 			return muse_err_set(e, MUSE_EFORMAT,
 			    "hll: truncated %s", what);
-		return muse_err_set(e, MUSE_EFORMAT, "hll: bad varint in %s",
-		    what);
-	}
-	if (p - *pp > 1 && p[-1] == 0)
 		return muse_err_set(e, MUSE_EFORMAT,
-		    "hll: overlong varint in %s", what);
+		    "hll: bad or overlong varint in %s", what);
+	}
 	*pp = p;
 	return 0;
 }

@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "merge.h"
@@ -31,9 +32,9 @@ struct memrec {
 };
 
 struct run {
-	char *path;              /* file runs */
+	char *path;              /* file runs: the input's path */
 	unsigned stream;         /* which stream of the file */
-	int temp;
+	int fd;                  /* spilled runs: an unlinked temporary, or -1 */
 	muse_reader *r;
 	struct memrec *mem;      /* memory run */
 	size_t memn, memi;
@@ -85,8 +86,9 @@ static void run_close(struct run *r)
 {
 	muse_reader_free(r->r);
 	r->r = NULL;
-	if (r->temp && r->path)
-		unlink(r->path);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 	free(r->path);
 	r->path = NULL;
 	if (r->mem) {
@@ -132,6 +134,7 @@ static struct run *new_run(muse_merge *m)
 		m->capruns = cap;
 	}
 	memset(&m->runs[m->nruns], 0, sizeof(struct run));
+	m->runs[m->nruns].fd = -1;
 	return &m->runs[m->nruns++];
 }
 
@@ -215,7 +218,11 @@ static int cmp_memrec(const void *a, const void *b, void *dims)
 	return muse_rec_cmp(*(uint8_t *)dims, x->p, x->n, y->p, y->n);
 }
 
-/* Sorts the spool and writes it, combined, to a temporary run file. */
+/*
+ * Sorts the spool and writes it, combined, to a temporary run file.  The
+ * file is unlinked as soon as it is created, so nothing is left behind
+ * whatever happens to the process; the run keeps its descriptor.
+ */
 static int spill(muse_merge *m, struct muse_err *e)
 {
 	const char *dir = m->o.tmpdir ? m->o.tmpdir : "/tmp";
@@ -225,29 +232,31 @@ static int spill(muse_merge *m, struct muse_err *e)
 	size_t len = strlen(dir) + 32;
 	char *path = malloc(len);
 	FILE *fp = NULL;
-	int fd, rc = MUSE_ENOMEM;
+	int fd = -1, wfd = -1, rc = MUSE_ENOMEM;
 
 	if (path == NULL || (r = new_run(m)) == NULL) {
 		free(path);
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	}
 	snprintf(path, len, "%s/muse-merge.XXXXXX", dir);
-	if ((fd = mkstemp(path)) < 0 || (fp = fdopen(fd, "wb")) == NULL) {
+	if ((fd = mkstemp(path)) < 0 || unlink(path) != 0 ||
+	    (wfd = dup(fd)) < 0 || (fp = fdopen(wfd, "wb")) == NULL) {
 		muse_err_where(e, path, 0, UINT64_MAX);
-		muse_err_set(e, MUSE_EIO, "cannot create temporary run");
-		if (fd >= 0) {
+		muse_err_set(e, MUSE_EIO, "cannot create a temporary run: %s",
+		    strerror(errno));
+		if (wfd >= 0)
+			close(wfd);
+		if (fd >= 0)
 			close(fd);
-			unlink(path);
-		}
 		free(path);
 		m->nruns--;
 		return MUSE_EIO;
 	}
-	r->path = path;
-	r->temp = 1;
+	free(path);
+	r->fd = fd;
 	qsort_r(m->spool, m->nspool, sizeof(*m->spool), cmp_memrec,
 	    &m->out_h.dims);
-	if ((w = muse_writer_new(fp, path, &m->out_h, 1, e)) == NULL) {
+	if ((w = muse_writer_new(fp, "temporary run", &m->out_h, 1, e)) == NULL) {
 		rc = e->code;
 		goto out;
 	}
@@ -264,10 +273,9 @@ static int spill(muse_merge *m, struct muse_err *e)
 	emitter_free(&x);
 	if (rc == 0)
 		rc = muse_writer_finish(w, e);
-	if (rc == 0 && fflush(fp) != 0) {
-		muse_err_where(e, path, 0, UINT64_MAX);
-		rc = muse_err_set(e, MUSE_EIO, "write error on temporary run");
-	}
+	if (rc == 0 && fflush(fp) != 0)
+		rc = muse_err_set(e, MUSE_EIO, "temporary run: write error: %s",
+		    strerror(errno));
 out:
 	muse_writer_free(w);
 	fclose(fp);
@@ -472,16 +480,22 @@ static int run_open(struct run *r, struct muse_err *e)
 	muse_input *in;
 	int rc;
 
-	if ((in = muse_input_open(r->path, e)) == NULL ||
-	    (r->r = muse_reader_new(in, e)) == NULL)
+	if (r->fd >= 0) {
+		if (lseek(r->fd, 0, SEEK_SET) != 0)
+			return muse_err_set(e, MUSE_EIO, "temporary run: %s",
+			    strerror(errno));
+		in = muse_input_fd(r->fd, "temporary run", e);
+		r->fd = -1;     /* the input owns it now */
+	} else {
+		in = muse_input_open(r->path, e);
+	}
+	if (in == NULL || (r->r = muse_reader_new(in, e)) == NULL)
 		return e->code;
 	for (unsigned i = 0; i <= r->stream; i++) {
 		if ((rc = muse_reader_next_stream(r->r, &h, e)) != 1)
 			return rc < 0 ? rc : muse_err_set(e, MUSE_EIO,
 			    "input changed while it was being merged");
 	}
-	if (r->temp)
-		unlink(r->path);    /* the open descriptor keeps it */
 	return 0;
 }
 

@@ -309,7 +309,11 @@ static int check_dims(muse_query *q, struct muse_err *e)
 	return 0;
 }
 
-static int matches(struct patterns *p, const struct muse_str *s)
+/*
+ * Whether a value matches any pattern of a filter.  In a segment filter the
+ * pattern "*" is the all-users segment, not a glob for every segment.
+ */
+static int matches(struct patterns *p, int dim, const struct muse_str *s)
 {
 	char buf[256];
 	int any = 0;
@@ -317,7 +321,8 @@ static int matches(struct patterns *p, const struct muse_str *s)
 	memcpy(buf, s->p, s->n);
 	buf[s->n] = '\0';
 	for (size_t i = 0; i < p->n; i++)
-		if (fnmatch(p->v[i], buf, 0) == 0) {
+		if (dim == MUSE_DIM_SEGMENT && strcmp(p->v[i], "*") == 0 ?
+		    strcmp(buf, "*") == 0 : fnmatch(p->v[i], buf, 0) == 0) {
 			p->hit[i] = 1;
 			any = 1;
 		}
@@ -355,7 +360,7 @@ static struct group *group_of(muse_query *q, const uint8_t *key, size_t n)
 	j = XXH3_64bits(key, n) & (q->nslots - 1);
 	while (q->slots[j]) {
 		g = &q->groups[q->slots[j] - 1];
-		if (g->keylen == n && memcmp(g->key, key, n) == 0)
+		if (g->keylen == n && (n == 0 || memcmp(g->key, key, n) == 0))
 			return g;
 		j = (j + 1) & (q->nslots - 1);
 	}
@@ -375,7 +380,8 @@ static struct group *group_of(muse_query *q, const uint8_t *key, size_t n)
 		free(g->key);
 		return NULL;
 	}
-	memcpy(g->key, key, n);
+	if (n)
+		memcpy(g->key, key, n);
 	g->keylen = n;
 	q->slots[j] = ++q->ngroups;
 	return g;
@@ -394,7 +400,7 @@ static int fold(muse_query *q, const struct muse_key *k)
 
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		if (d != MUSE_DIM_DATE && q->filter[d].n &&
-		    !matches(&q->filter[d], &k->s[d]))
+		    !matches(&q->filter[d], d, &k->s[d]))
 			return 1;
 	if (seg_in_store && !q->filter[MUSE_DIM_SEGMENT].n &&
 	    !(q->by & 1u << MUSE_DIM_SEGMENT) &&
@@ -770,6 +776,9 @@ int muse_query_write(muse_query *q, FILE *out,
 				    muse_dim_name(d), q->filter[d].v[i]);
 				warn(ctx, msg);
 			}
+	/* Without --by the answer is one row, zeros when nothing matched. */
+	if (q->nby == 0 && q->ngroups == 0 && group_of(q, NULL, 0) == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	rows = calloc(q->ngroups + 1, sizeof(*rows));
 	if (rows == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");

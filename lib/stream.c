@@ -187,11 +187,16 @@ static int header_decode(const uint8_t *p, struct muse_header *h,
 		if (h->table < 1 || h->table > MUSE_TABLE_ASSETS)
 			return muse_err_set(e, MUSE_EFORMAT, "unknown table %u",
 			    h->table);
+		for (int i = 14; i < 32; i++)
+			if (p[i] != 0)
+				return muse_err_set(e, MUSE_EFORMAT,
+				    "event stream header byte %d is not zero", i);
 		break;
 	case MUSE_KIND_SKETCH:
 		if (h->dims >= 1u << MUSE_NDIMS || h->grain > MUSE_GRAIN_MONTH ||
 		    h->lgk < 4 || h->lgk > 21 || h->metrics != MUSE_METRICS_V1 ||
-		    h->table != 0)
+		    h->table != 0 ||
+		    (!(h->dims & 1u << MUSE_DIM_DATE) && h->grain != MUSE_GRAIN_DAY))
 			return muse_err_set(e, MUSE_EFORMAT, "bad sketch schema");
 		break;
 	default:

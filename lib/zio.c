@@ -159,22 +159,11 @@ static int detect(muse_input *in, struct muse_err *e)
 	return 0;
 }
 
-muse_input *muse_input_open(const char *path, struct muse_err *e)
+/* Finishes opening an input whose fd is set: size, buffer, zstd detection. */
+static muse_input *setup_fd(muse_input *in, struct muse_err *e)
 {
-	int use_stdin = path == NULL || strcmp(path, "-") == 0;
-	muse_input *in = alloc_input(use_stdin ? "<stdin>" : path, e);
 	struct stat st;
 
-	if (in == NULL)
-		return NULL;
-	if (use_stdin) {
-		in->fd = STDIN_FILENO;
-	} else {
-		in->fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (in->fd < 0)
-			goto fail_open;
-		in->close_fd = 1;
-	}
 	if (fstat(in->fd, &st) < 0)
 		goto fail_open;
 	if (S_ISDIR(st.st_mode)) {
@@ -210,6 +199,45 @@ fail_open:
 fail:
 	muse_input_free(in);
 	return NULL;
+}
+
+muse_input *muse_input_open(const char *path, struct muse_err *e)
+{
+	int use_stdin = path == NULL || strcmp(path, "-") == 0;
+	muse_input *in = alloc_input(use_stdin ? "<stdin>" : path, e);
+
+	if (in == NULL)
+		return NULL;
+	if (use_stdin) {
+		in->fd = STDIN_FILENO;
+	} else {
+		in->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (in->fd < 0) {
+			int saved = errno;
+
+			where(in, e);
+			muse_err_set(e, MUSE_EIO, "cannot open: %s", strerror(saved));
+			if (e != NULL)
+				e->sys_errno = saved;
+			muse_input_free(in);
+			return NULL;
+		}
+		in->close_fd = 1;
+	}
+	return setup_fd(in, e);
+}
+
+muse_input *muse_input_fd(int fd, const char *name, struct muse_err *e)
+{
+	muse_input *in = alloc_input(name != NULL ? name : "<fd>", e);
+
+	if (in == NULL) {
+		close(fd);
+		return NULL;
+	}
+	in->fd = fd;
+	in->close_fd = 1;
+	return setup_fd(in, e);
 }
 
 muse_input *muse_input_mem(const void *p, size_t n, const char *name,

@@ -18,6 +18,8 @@ typedef struct muse_input muse_input;
  * waits for its first four bytes (or its end).
  */
 muse_input *muse_input_open(const char *path, struct muse_err *e);
+/* Reads from an open descriptor, which the input owns (and closes). */
+muse_input *muse_input_fd(int fd, const char *name, struct muse_err *e);
 /* Reads from an in-memory buffer (not copied; must outlive the input). */
 muse_input *muse_input_mem(const void *p, size_t n, const char *name,
 	struct muse_err *e);

@@ -514,7 +514,7 @@ static void test_corrupt(void)
 	}
 	memset(t, 0xFF, 11);
 	t[11] = 0x01;
-	expect_bad(14, t, 12, "a varint of 12 bytes", "bad varint");
+	expect_bad(14, t, 12, "a varint of 12 bytes", "bad or overlong varint");
 
 	big = xmalloc(b.len);
 	memcpy(big, b.p, b.len);

@@ -1288,12 +1288,10 @@ static int generate(struct gen *g, int progress)
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: %s [-q] [-d days] [-s seed] [-T titles] [-u users] "
-	    "[--progress]\n"
-	    "                [--start date] -O dir\n"
-	    "       %s [-q] [-d days] [-s seed] [-T titles] [-u users] "
-	    "[--progress]\n"
-	    "                [--start date] --table table [-o file]\n",
+	    "Usage: %s [-hqV] [-d N] [-s N] [-T N] [-u N] [--progress]\n"
+	    "                [--start DATE] -O DIR\n"
+	    "       %s [-hqV] [-d N] [-s N] [-T N] [-u N] [--progress]\n"
+	    "                [--start DATE] --table TABLE [-o FILE]\n",
 	    prog, prog);
 }
 
@@ -1323,7 +1321,9 @@ static void help(void)
 	    "  -V, --version        print the version and exit\n"
 	    "\n"
 	    "The same options always give the same bytes; --table X writes "
-	    "exactly DIR/X.csv.\n");
+	    "exactly DIR/X.csv.\n"
+	    "\n"
+	    "Exit status: 0 success, 2 error (usage, I/O).\n");
 }
 
 enum {

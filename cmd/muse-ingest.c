@@ -83,7 +83,6 @@ static void put_row(FILE *fp, const struct muse_csv_row *row)
 struct job {
 	struct muse_out *out;
 	struct muse_out *rejects;
-	int wrote_rejects_header;
 	int table;
 	uint64_t max_errors;
 	uint64_t errors;
@@ -100,7 +99,7 @@ static int ingest_file(struct job *j, const char *path)
 	muse_csv *csv;
 	muse_ingest *g;
 	muse_writer *w;
-	int rc;
+	int rc, header_written = 0;
 
 	muse_err_clear(&e);
 	if ((in = muse_input_open(path, &e)) == NULL ||
@@ -126,11 +125,20 @@ static int ingest_file(struct job *j, const char *path)
 			if (!j->quiet)
 				muse_cli_err(prog, &e);
 			if (j->rejects) {
-				if (!j->wrote_rejects_header) {
+				const char *raw;
+				size_t n;
+
+				/* Each input's rejected rows go under its own header. */
+				if (!header_written) {
 					put_row(j->rejects->fp, muse_ingest_header(g));
-					j->wrote_rejects_header = 1;
+					header_written = 1;
 				}
-				put_row(j->rejects->fp, muse_ingest_row(g));
+				if ((raw = muse_ingest_raw(g, &n)) != NULL) {
+					fwrite(raw, 1, n, j->rejects->fp);
+					fputc('\n', j->rejects->fp);
+				} else {
+					put_row(j->rejects->fp, muse_ingest_row(g));
+				}
 			}
 			muse_err_clear(&e);
 			continue;

@@ -82,7 +82,7 @@ static int add_input(muse_build *b, const char *path)
 	struct muse_header h;
 	muse_input *in;
 	muse_reader *r;
-	int rc;
+	int rc, streams = 0;
 
 	muse_err_clear(&e);
 	if ((in = muse_input_open(path, &e)) == NULL ||
@@ -90,9 +90,14 @@ static int add_input(muse_build *b, const char *path)
 		muse_cli_err(prog, &e);
 		return -1;
 	}
-	while ((rc = muse_reader_next_stream(r, &h, &e)) == 1)
+	while ((rc = muse_reader_next_stream(r, &h, &e)) == 1) {
+		streams++;
 		if ((rc = muse_build_add(b, r, &h, &e)) < 0)
 			break;
+	}
+	/* An empty input is a stream cut to nothing, never an empty table. */
+	if (rc == 0 && streams == 0)
+		rc = muse_err_set(&e, MUSE_ETRUNC, "empty input (no stream)");
 	if (rc < 0) {
 		if (e.name[0] == '\0')
 			muse_err_where(&e, muse_reader_name(r), 0, UINT64_MAX);

@@ -473,15 +473,6 @@ static int credit(muse_build *b, const struct imp *im, const uint32_t *segs,
 	return 0;
 }
 
-static int user_cmp_at(const struct muse_uid *u, const void *base, size_t i,
-	size_t n, size_t size)
-{
-	if (i >= n)
-		return -1;
-	return muse_uid_cmp(u, (const struct muse_uid *)((const char *)base +
-	    i * size));
-}
-
 /* Runs the join over every user; events and affinities are sorted. */
 static int join(muse_build *b)
 {
@@ -501,11 +492,11 @@ static int join(muse_build *b)
 			u = b->imps.v[ii].u;
 		else
 			u = b->plays.v[pi].u;
-		for (ie = ii; user_cmp_at(&u, &b->imps.v[0].u, ie, b->imps.n,
-		    sizeof(struct imp)) == 0; ie++)
+		for (ie = ii; ie < b->imps.n &&
+		    muse_uid_cmp(&u, &b->imps.v[ie].u) == 0; ie++)
 			;
-		for (pe = pi; user_cmp_at(&u, &b->plays.v[0].u, pe, b->plays.n,
-		    sizeof(struct play)) == 0; pe++)
+		for (pe = pi; pe < b->plays.n &&
+		    muse_uid_cmp(&u, &b->plays.v[pe].u) == 0; pe++)
 			;
 		/* The user's segments: "*" and each cluster (deduplicated). */
 		while (ai < b->affs.n && muse_uid_cmp(&b->affs.v[ai].u, &u) < 0)

@@ -123,7 +123,8 @@ int muse_cli_close_stdout(const char *prog, int status)
 
 	if (fclose(stdout) != 0)
 		bad = 1;
-	if (bad && errno != EPIPE) {
+	/* An error already reported (say a failed commit) is not said twice. */
+	if (bad && errno != EPIPE && status == MUSE_EXIT_OK) {
 		muse_cli_warn(prog, "write error: %s", strerror(errno ? errno : EIO));
 		return MUSE_EXIT_ERROR;
 	}

@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "csv.h"
 
 #define BLOCK (1u << 20)
@@ -84,6 +85,7 @@ struct muse_csv {
 	char **field;
 	size_t *flen;
 	uint8_t *dq;         /* the field holds doubled quotes to compact */
+	struct muse_buf raw; /* the last record refused for its syntax */
 };
 
 /*
@@ -349,13 +351,24 @@ static int scan(muse_csv *c, size_t *nfields, uint64_t *newlines,
 	return SCAN_RECORD;
 }
 
-/* After a malformed record: drops input up to and including the next LF. */
+/*
+ * After a malformed record: drops input up to and including the next LF,
+ * keeping the dropped bytes (without the line end, at most a record's
+ * worth) for muse_csv_raw.
+ */
 static int resync(muse_csv *c, struct muse_err *e)
 {
+	size_t from = c->pos;
+
+	c->raw.len = 0;
 	for (;;) {
 		uint8_t *nl = memchr(c->buf + c->skip, '\n', c->len - c->skip);
+		size_t upto = nl ? (size_t)(nl - c->buf) : c->len;
 		int r;
 
+		if (c->raw.len + (upto - from) <= MUSE_CSV_MAX_RECORD &&
+		    muse_buf_put(&c->raw, c->buf + from, upto - from))
+			return nomem(c, e);
 		if (nl != NULL) {
 			c->pos = (size_t)(nl + 1 - c->buf);
 			c->line = c->skip_line + 1;
@@ -369,9 +382,18 @@ static int resync(muse_csv *c, struct muse_err *e)
 		if ((r = refill(c, e)) < 0)
 			return r;
 		c->skip = 0;
+		from = 0;
 	}
+	if (c->raw.len && c->raw.p[c->raw.len - 1] == '\r')
+		c->raw.len--;
 	c->resync = 0;
 	return 0;
+}
+
+const char *muse_csv_raw(const muse_csv *c, size_t *n)
+{
+	*n = c->raw.len;
+	return (const char *)c->raw.p;
 }
 
 int muse_csv_next(muse_csv *c, struct muse_csv_row *row, struct muse_err *e)
@@ -381,11 +403,21 @@ int muse_csv_next(muse_csv *c, struct muse_csv_row *row, struct muse_err *e)
 	uint8_t *next = NULL;
 	int r;
 
-	if (c->resync && (r = resync(c, e)) < 0)
-		return r;
 	while ((r = scan(c, &nf, &nl, &next, e)) == SCAN_MORE)
 		if ((r = refill(c, e)) < 0)
-			return r;
+			break;
+	if (r < 0 && c->resync) {
+		/* Skip the bad record now, so that its text can be kept. */
+		struct muse_err e2;
+		int r2;
+
+		muse_err_clear(&e2);
+		if ((r2 = resync(c, &e2)) < 0) {
+			if (e)
+				*e = e2;
+			return r2;
+		}
+	}
 	if (r != SCAN_RECORD)
 		return r;
 	for (i = 0; i < nf; i++) {
@@ -490,6 +522,7 @@ void muse_csv_free(muse_csv *c)
 	free(c->field);
 	free(c->flen);
 	free(c->dq);
+	muse_buf_free(&c->raw);
 	free(c);
 }
 

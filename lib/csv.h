@@ -51,6 +51,12 @@ int muse_csv_sep(const muse_csv *c);
  */
 int muse_csv_next(muse_csv *c, struct muse_csv_row *row, struct muse_err *e);
 muse_input *muse_csv_input(muse_csv *c);
+/*
+ * After muse_csv_next refused a record for its syntax: the record's text as
+ * it was in the input, up to the end of the line where the fault was found
+ * (without the line end), for keeping in a rejects file.
+ */
+const char *muse_csv_raw(const muse_csv *c, size_t *n);
 
 /* Limits that keep hostile input from taking unbounded memory. */
 #define MUSE_CSV_MAX_FIELDS 4096

@@ -43,6 +43,7 @@ struct muse_ingest {
 	size_t nfields;
 	struct muse_csv_row header;  /* a private copy */
 	struct muse_csv_row row;
+	int syntax;                  /* the last error was the CSV syntax */
 	/* affinities: clusters of the current row still to hand out */
 	const char *pending;
 	size_t pending_len;
@@ -187,6 +188,40 @@ const struct muse_csv_row *muse_ingest_header(const muse_ingest *g)
 	return &g->header;
 }
 
+const char *muse_ingest_raw(const muse_ingest *g, size_t *n)
+{
+	if (!g->syntax)
+		return NULL;
+	return muse_csv_raw(g->csv, n);
+}
+
+/*
+ * Appends one code point of s (at most n bytes) to out when it is valid
+ * UTF-8 and printable; returns its length, or 0 when the byte at s must be
+ * escaped.
+ */
+static size_t printable_utf8(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0xC2 || s[0] > 0xF4)
+		return 0;
+	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0x7F >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 ||
+	    cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF) || cp < 0xA0)
+		return 0;
+	return len;
+}
+
 static int bad_field(muse_ingest *g, struct muse_err *e, int c,
 	const char *what)
 {
@@ -195,18 +230,30 @@ static int bad_field(muse_ingest *g, struct muse_err *e, int c,
 	char shown[80];
 	size_t k = 0;
 
-	/* Show the value quoted, cut and with control bytes escaped. */
-	for (size_t i = 0; i < n && k + 5 < sizeof(shown) - 4; i++) {
+	/*
+	 * Show the value quoted and cut, with every byte that is not
+	 * printable UTF-8 escaped, so that the message itself stays clean.
+	 */
+	for (size_t i = 0; i < n && k + 8 < sizeof(shown) - 4;) {
 		unsigned char ch = (unsigned char)v[i];
+		size_t u = ch >= 0x80 ?
+		    printable_utf8((const unsigned char *)v + i, n - i) : 0;
 
-		if (ch < 0x20 || ch == 0x7F || ch == '"' || ch == '\\')
+		if (u) {
+			memcpy(shown + k, v + i, u);
+			k += u;
+			i += u;
+		} else if (ch < 0x20 || ch >= 0x7F || ch == '"' || ch == '\\') {
 			k += (size_t)snprintf(shown + k, sizeof(shown) - k, "\\x%02x",
 			    ch);
-		else
+			i++;
+		} else {
 			shown[k++] = (char)ch;
+			i++;
+		}
+		if (i < n && k + 8 >= sizeof(shown) - 4)
+			k += (size_t)snprintf(shown + k, sizeof(shown) - k, "...");
 	}
-	if (k + 5 >= sizeof(shown) - 4 && n)
-		k += (size_t)snprintf(shown + k, sizeof(shown) - k, "...");
 	shown[k] = '\0';
 	muse_err_where(e, muse_input_name(muse_csv_input(g->csv)), g->row.line,
 	    UINT64_MAX);
@@ -269,11 +316,14 @@ int muse_ingest_next(muse_ingest *g, struct muse_event *ev,
 	const char *name = muse_input_name(muse_csv_input(g->csv));
 	int rc;
 
+	g->syntax = 0;
 	if (g->pending)
 		return next_cluster(g, ev, e);
 	rc = muse_csv_next(g->csv, &g->row, e);
-	if (rc <= 0)
+	if (rc <= 0) {
+		g->syntax = rc == MUSE_EINPUT;
 		return rc;
+	}
 	if (g->row.nfields != g->nfields) {
 		muse_err_where(e, name, g->row.line, UINT64_MAX);
 		return muse_err_set(e, MUSE_EINPUT,

@@ -34,6 +34,11 @@ int muse_ingest_next(muse_ingest *g, struct muse_event *ev,
 	struct muse_err *e);
 /* The CSV record the last event or error came from (for --rejects). */
 const struct muse_csv_row *muse_ingest_row(const muse_ingest *g);
+/*
+ * After a row refused for its CSV syntax: its text as it was; NULL when
+ * the last error was about a field (then muse_ingest_row has the row).
+ */
+const char *muse_ingest_raw(const muse_ingest *g, size_t *n);
 /* The header row's fields, for writing a rejects file. */
 const struct muse_csv_row *muse_ingest_header(const muse_ingest *g);
 

@@ -368,7 +368,7 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 	muse_reader *r;
 	int64_t size;
 	unsigned stream = 0;
-	int rc;
+	int rc, streams = 0;
 
 	if ((in = muse_input_open(path, e)) == NULL)
 		return e->code;
@@ -379,6 +379,7 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 		const uint8_t *rec;
 		size_t n;
 
+		streams++;
 		if (h.kind != MUSE_KIND_SKETCH) {
 			rc = muse_err_set(e, MUSE_EUSAGE,
 			    "expected a sketch stream, found an event stream "
@@ -419,6 +420,9 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 		if (rc < 0)
 			break;
 	}
+	/* An empty input is a stream cut to nothing, never an empty store. */
+	if (rc == 0 && streams == 0)
+		rc = muse_err_set(e, MUSE_ETRUNC, "empty input (no stream)");
 	if (rc < 0 && e->name[0] == '\0')
 		muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
 	muse_reader_free(r);

@@ -13,6 +13,7 @@
  * segments reports its distinct counts and their rates but leaves the
  * counters empty, with a warning, rather than print a wrong number.
  */
+#include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
@@ -439,7 +440,7 @@ int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 	struct muse_header h;
 	muse_input *in;
 	muse_reader *r;
-	int rc;
+	int rc, streams = 0;
 
 	if ((in = muse_input_open(path, e)) == NULL ||
 	    (r = muse_reader_new(in, e)) == NULL)
@@ -448,6 +449,7 @@ int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 		const uint8_t *rec;
 		size_t n;
 
+		streams++;
 		if (h.kind != MUSE_KIND_SKETCH) {
 			rc = muse_err_set(e, MUSE_EUSAGE,
 			    "not a sketch store (an event stream: run muse-sketch)");
@@ -494,6 +496,9 @@ int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 		if (rc < 0)
 			break;
 	}
+	/* An empty file is a store cut to nothing, never an empty answer. */
+	if (rc == 0 && streams == 0)
+		rc = muse_err_set(e, MUSE_ETRUNC, "empty input (no stream)");
 	if (rc < 0 && e->name[0] == '\0')
 		muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
 	muse_reader_free(r);
@@ -847,6 +852,7 @@ int muse_query_write(muse_query *q, FILE *out,
 	free(cells);
 	free(rows);
 	if (fflush(out) != 0 || ferror(out))
-		return muse_err_set(e, MUSE_EIO, "write error");
+		return muse_err_set(e, MUSE_EIO, "write error: %s",
+		    strerror(errno ? errno : EIO));
 	return 0;
 }

@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# muse-gen: deterministic synthetic tables (SPEC 2: a generator for demos
+# and benchmarks).  It reads no input, so there is no stdin case.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+# Small, fast options used throughout.
+G='-q -u 300 -d 2 -T 5 -s 3'
+
+setup_file() {
+	cd "$BATS_FILE_TMPDIR" || return 1
+	muse-gen $G -O ref || return 1
+}
+
+D=$BATS_FILE_TMPDIR
+
+expect_stderr_contains() {
+	case $stderr in
+	*"$1"*) ;;
+	*) fail "expected stderr to contain \"$1\", got: $stderr" ;;
+	esac
+}
+
+@test "--help prints usage on stdout and exits 0" {
+	run --separate-stderr muse-gen --help
+	expect_status 0
+	[[ $output == "Usage: muse-gen "* ]] || fail "stdout: $output"
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+	run --separate-stderr muse-gen -h
+	expect_status 0
+	[[ $output == "Usage: muse-gen "* ]] || fail "-h stdout: $output"
+}
+
+@test "--version names the program" {
+	run --separate-stderr muse-gen --version
+	expect_status 0
+	[[ ${lines[0]} == "muse-gen "* ]] || fail "stdout: $output"
+}
+
+@test "an unknown option is a usage error" {
+	run --separate-stderr muse-gen --bogus -O out
+	expect_status 2
+	expect_stderr_contains "muse-gen: "
+	expect_stderr_contains "--bogus"
+	expect_stderr_contains "Try 'muse-gen --help'"
+	[ -z "$output" ] || fail "stdout: $output"
+	[ ! -e out ] || fail "out was created"
+}
+
+@test "bad option values are usage errors naming the value" {
+	while IFS='|' read -r opt val; do
+		run --separate-stderr muse-gen -q "$opt" "$val" -O out
+		expect_status 2
+		expect_stderr_contains "\"$val\""
+		expect_stderr_contains "Try 'muse-gen --help'"
+		[ -z "$output" ] || fail "$opt $val: stdout: $output"
+		[ ! -e out ] || fail "$opt $val: out was created"
+	done <<-'EOF'
+	-d|0
+	-d|x
+	-d|-1
+	-d|99999999999
+	-s|x
+	-s|-1
+	-s|18446744073709551616
+	-T|0
+	-T|10000
+	-u|0
+	-u|x
+	-u|1e3
+	--start|2025-13-01
+	--start|2025-02-30
+	--start|x
+	--table|movies
+	EOF
+}
+
+@test "where to write must be said once, and exactly" {
+	for args in "" "--table plays -O out" "-o x.csv" "-O out extra" "-O ''"; do
+		eval "run --separate-stderr muse-gen -q $args"
+		expect_status 2
+		expect_stderr_contains "Try 'muse-gen --help'"
+		[ -z "$output" ] || fail "$args: stdout: $output"
+	done
+	[ ! -e out ] || fail "out was created"
+	[ ! -e x.csv ] || fail "x.csv was created"
+}
+
+@test "the same options give the same bytes" {
+	run --separate-stderr muse-gen $G -O again
+	expect_status 0
+	diff -r "$D/ref" again
+}
+
+@test "--table X writes exactly DIR/X.csv" {
+	for t in impressions plays affinities assets; do
+		muse-gen $G --table "$t" > "$t.csv"
+		cmp "$D/ref/$t.csv" "$t.csv"
+	done
+}
+
+@test "another seed gives other data" {
+	muse-gen -q -u 300 -d 2 -T 5 -s 4 --table impressions > other.csv
+	! cmp -s "$D/ref/impressions.csv" other.csv || fail "seed ignored"
+}
+
+@test "every table ingests, its table inferred from the header" {
+	for t in impressions plays affinities assets; do
+		run --separate-stderr muse-ingest -o "$t.mev" "$D/ref/$t.csv"
+		expect_status 0
+		run --separate-stderr muse-cat --check "$t.mev"
+		expect_status 0
+		expect_output_contains "events table=$t:"
+	done
+}
+
+@test "--start and --days bound the dates" {
+	muse-gen -q -u 300 -d 3 -T 5 --start 2024-12-30 --table impressions > imp.csv
+	# Timestamps carry assorted offsets: compare UTC days, as muse-cat
+	# prints them.
+	muse-ingest imp.csv > imp.mev
+	dates=$(muse-cat imp.mev | tail -n +3 | cut -c1-10 | sort -u | tr '\n' ' ')
+	[ "$dates" = "2024-12-30 2024-12-31 2025-01-01 " ] || fail "dates: $dates"
+}
+
+@test "-o FILE writes the file whole; no temporary left" {
+	run --separate-stderr muse-gen $G --table plays -o plays.csv
+	expect_status 0
+	[ -z "$output" ] || fail "stdout not empty"
+	cmp "$D/ref/plays.csv" plays.csv
+	! ls plays.csv.tmp.* 2>/dev/null || fail "temporary left"
+}
+
+@test "-o FILE: a failed write leaves no file and no temporary" {
+	echo precious > keep.csv
+	run --separate-stderr bash -c \
+	    'trap "" XFSZ; ulimit -f 4; muse-gen $1 --table impressions -o keep.csv' _ "$G"
+	expect_status 2
+	expect_stderr_contains "muse-gen: keep.csv: write error"
+	[ "$(cat keep.csv)" = precious ] || fail "keep.csv was replaced"
+	! ls keep.csv.tmp.* 2>/dev/null || fail "temporary left"
+}
+
+@test "-O DIR: a failed write leaves no table and no temporary" {
+	run --separate-stderr bash -c \
+	    'trap "" XFSZ; ulimit -f 4; muse-gen $1 -O out' _ "$G"
+	expect_status 2
+	expect_stderr_contains "write error"
+	[ -z "$(ls -A out)" ] || fail "left in out: $(ls -A out)"
+}
+
+@test "-o FIFO writes into the FIFO instead of replacing it" {
+	mkfifo fifo
+	timeout 10 cat fifo > got &
+	reader=$!
+	run --separate-stderr muse-gen $G --table assets -o fifo
+	[ -p fifo ] || { kill "$reader" 2>/dev/null; fail "fifo was replaced by a regular file"; }
+	wait "$reader" || fail "reader status $?"
+	expect_status 0
+	cmp "$D/ref/assets.csv" got
+}
+
+@test "progress only when asked for" {
+	run --separate-stderr muse-gen -u 300 -d 2 -T 5 --table assets
+	expect_status 0
+	[ -z "$stderr" ] || fail "progress without a terminal: $stderr"
+	run --separate-stderr muse-gen -u 300 -d 2 -T 5 --progress -O out
+	expect_status 0
+	expect_stderr_contains "muse-gen: "
+	[ -z "$output" ] || fail "progress on stdout: $output"
+}
+
+@test "writing to /dev/full is an error" {
+	run --separate-stderr bash -c 'muse-gen $1 --table impressions > /dev/full' _ "$G"
+	expect_status 2
+	expect_stderr_contains "muse-gen: "
+	expect_stderr_contains "write error"
+	run --separate-stderr bash -c 'muse-gen --help > /dev/full'
+	expect_status 2
+	expect_stderr_contains "write error"
+}
+
+@test "writing to /dev/full: the error is reported once" {
+	run --separate-stderr bash -c 'muse-gen $1 --table impressions > /dev/full' _ "$G"
+	expect_status 2
+	[ "$(printf '%s\n' "$stderr" | grep -c 'write error')" -eq 1 ] ||
+	    fail "reported more than once: $stderr"
+}
+
+@test "| head -c1: SIGPIPE ends it quietly" {
+	run bash -c 'set -o pipefail; muse-gen -q -u 2000 -d 3 --table impressions 2>err | head -c1 >/dev/null'
+	[ "$status" -eq 0 ] || [ "$status" -eq 141 ] ||
+	    fail "status $status: $(cat err)"
+	[ ! -s err ] || fail "stderr: $(cat err)"
+}

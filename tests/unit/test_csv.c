@@ -26,25 +26,7 @@
 #include "csv.h"
 #include "zio.h"
 
-static int npass, nfail;
-
-static void check(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", npass + nfail + 1);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		npass++;
-	else
-		nfail++;
-}
+#include "check.h"
 
 static void put(struct muse_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -780,6 +762,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
-	printf("# unit test_csv: %d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done("test_csv");
 }

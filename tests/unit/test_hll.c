@@ -26,29 +26,11 @@
 
 #include "hll.h"
 
+#include "check.h"
+
 /* ---------------------------------------------------------------------
  * Harness
  */
-
-static int passed, failed;
-
-static void check(int cond, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond)
-		passed++;
-	else
-		failed++;
-	printf("%sok %d - ", cond ? "" : "not ", passed + failed);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 static void *xmalloc(size_t n)
 {
@@ -1064,6 +1046,5 @@ int main(int argc, char **argv)
 			test_switch(lgk);
 	test_accuracy(quick);
 	report_speed();
-	printf("# unit test_hll: %d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_done("test_hll");
 }

@@ -17,26 +17,9 @@
 
 #include "stream.h"
 
-static int npass, nfail;
+#include "check.h"
+
 static int quick;
-
-static void check(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", npass + nfail + 1);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		npass++;
-	else
-		nfail++;
-}
 
 /* ------------------------------------------------------------------ */
 /* Building streams in memory                                           */
@@ -928,6 +911,5 @@ int main(int argc, char **argv)
 	test_not_a_stream();
 	test_compatible();
 	test_writer_errors();
-	printf("# unit test_stream: %d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done("test_stream");
 }

@@ -9,25 +9,7 @@
 
 #include "ts.h"
 
-static int npass, nfail;
-
-static void check(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", npass + nfail + 1);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		npass++;
-	else
-		nfail++;
-}
+#include "check.h"
 
 /* Seconds of a UTC date and time, from the calendar code under test. */
 static int64_t utc(int y, unsigned mo, unsigned d, int h, int mi, int s)
@@ -400,6 +382,5 @@ int main(void)
 	test_week();
 	test_ident();
 	test_duration();
-	printf("# unit test_ts: %d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done("test_ts");
 }

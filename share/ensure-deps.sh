@@ -12,6 +12,15 @@ if [ "${1:-}" != "--build-only" ]; then
 	command -v bats >/dev/null 2>&1 || need="$need bats"
 	command -v python3 >/dev/null 2>&1 || need="$need python3"
 	command -v zstd >/dev/null 2>&1 || need="$need zstd"
+	# The documentation tests lint the man pages and check the
+	# completions in the shells they are for.
+	command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
+	command -v xxd >/dev/null 2>&1 || need="$need xxd"
+	command -v zsh >/dev/null 2>&1 || need="$need zsh"
+	command -v fish >/dev/null 2>&1 || need="$need fish"
+	command -v script >/dev/null 2>&1 || need="$need bsdutils"
+	command -v man >/dev/null 2>&1 || need="$need man-db"
+	command -v bc >/dev/null 2>&1 || need="$need bc"
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -113,7 +113,12 @@ static int ingest_file(struct job *j, const char *path)
 	h.table = (uint8_t)muse_ingest_table(g);
 	h.hash = MUSE_HASH_XXH3;
 	h.seed = MUSE_HASH_SEED;
-	w = muse_writer_new(j->out->fp, j->out->path, &h, 0, &e);
+	/*
+	 * Event streams are an intermediate form, read once or twice by
+	 * muse-sketch: zstd level 1 takes about a third less time than the
+	 * default level 3, for 7% more bytes.
+	 */
+	w = muse_writer_new(j->out->fp, j->out->path, &h, 1, &e);
 	if (w == NULL) {
 		muse_cli_err(prog, &e);
 		muse_ingest_free(g);

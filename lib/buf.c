@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "err.h"
 
-int muse_buf_reserve(struct muse_buf *b, size_t n)
+int muse_buf_grow(struct muse_buf *b, size_t n)
 {
 	size_t cap;
 	uint8_t *p;

@@ -20,8 +20,14 @@ struct muse_buf {
 	size_t cap;
 };
 
+/* Grows the buffer for n more bytes (the slow path of muse_buf_reserve). */
+int muse_buf_grow(struct muse_buf *b, size_t n);
+
 /* Makes room for n more bytes; 0 or MUSE_ENOMEM. */
-int muse_buf_reserve(struct muse_buf *b, size_t n);
+static inline int muse_buf_reserve(struct muse_buf *b, size_t n)
+{
+	return b->cap - b->len >= n ? 0 : muse_buf_grow(b, n);
+}
 int muse_buf_put(struct muse_buf *b, const void *p, size_t n);
 int muse_buf_put_varint(struct muse_buf *b, uint64_t v);
 int muse_buf_put_u8(struct muse_buf *b, uint8_t v);

@@ -20,9 +20,18 @@
  * its impression's day, which may lie before the range: that is what makes
  * daily batches add up to the whole period, byte for byte.
  *
- * Aggregation is a hash map from key tuples of ids to accumulators; the
- * keys are sorted at the end and written in order.
+ * Aggregation.  Each impression carries the id of its "base" key: the
+ * tuple (title, asset, date, country) reduced to the grain, interned once
+ * at load.  A cell of the aggregate is (base, segment), found in a hash map
+ * keyed by one 64-bit word.  A cell keeps exact counters and, for each
+ * distinct count, the coupons of its users in a plain vector; because the
+ * join visits one user at a time, a cell skips a coupon equal to the last
+ * one it took, so a vector holds each (user, cell) once.  Sketches are
+ * built only at the end, from the sorted, deduplicated vectors: coupons
+ * then arrive in ascending order, the cheap case for a sparse sketch.
+ * Cells are sorted by key and written in order.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,10 +124,13 @@ static void strtab_free(struct strtab *t)
 
 /* ---- events ---- */
 
+#define ARRAY(T) struct { T *v; size_t n, cap; }
+
 struct imp {
 	int64_t ts;
 	struct muse_uid u;
 	uint32_t asset, title, country;
+	uint32_t base;            /* the key tuple at the grain, in bases */
 	uint32_t counted;
 };
 
@@ -134,12 +146,32 @@ struct aff {
 	uint32_t cluster;
 };
 
-#define ARRAY(T) struct { T *v; size_t n, cap; }
+/* A key tuple reduced to the grain; dimensions not in it are 0. */
+struct base {
+	uint32_t title, asset, country;
+	uint32_t day;
+};
 
-struct keyslot {
-	uint32_t id[MUSE_NDIMS];  /* string ids; the date slot holds the day */
-	uint32_t acc;             /* index into accs */
-	uint32_t used;
+/* Coupons of a cell's users for one distinct count. */
+struct cvec {
+	uint32_t *v;
+	uint32_t n, cap;
+	uint32_t last;            /* the last coupon taken, 0 for none */
+};
+
+enum { C_REACH, C_QREACH, C_AREACH, NCVEC };
+
+struct cell {
+	uint64_t impressions, plays, qplays, watch_ms;
+	struct cvec c[NCVEC];
+	uint32_t base, seg;
+};
+
+/* Open addressing from a 64-bit key to an index + 1 (0: empty). */
+struct map {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t n, cap;
 };
 
 struct muse_build {
@@ -149,11 +181,10 @@ struct muse_build {
 	ARRAY(struct play) plays;
 	ARRAY(struct aff) affs;
 	uint32_t star;            /* id of "*" */
-	/* aggregation */
-	struct keyslot *slots;
-	size_t nslots, nkeys;
-	struct muse_acc *accs;
-	size_t naccs, capaccs;
+	ARRAY(struct base) bases;
+	struct map base_map;      /* hash of a base tuple -> bases index */
+	ARRAY(struct cell) cells;
+	struct map cell_map;      /* base << 32 | segment -> cells index */
 };
 
 #define PUSH(arr, item) \
@@ -170,6 +201,116 @@ static int grow(void **v, size_t *cap, size_t size)
 	*v = p;
 	*cap = nc;
 	return 0;
+}
+
+/* ---- hash maps ---- */
+
+/* The finaliser of MurmurHash3: a cheap, well-mixing 64-bit hash. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return x;
+}
+
+static int map_grow(struct map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 4096;
+	uint64_t *keys = malloc(cap * sizeof(uint64_t));
+	uint32_t *vals = calloc(cap, sizeof(uint32_t));
+
+	if (keys == NULL || vals == NULL) {
+		free(keys);
+		free(vals);
+		return MUSE_ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->vals[i])
+			continue;
+		j = mix64(m->keys[i]) & (cap - 1);
+		while (vals[j])
+			j = (j + 1) & (cap - 1);
+		keys[j] = m->keys[i];
+		vals[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = keys;
+	m->vals = vals;
+	m->cap = cap;
+	return 0;
+}
+
+/*
+ * The slot of key: where it is, or the empty slot where it belongs.  For
+ * the base map the key is a hash of the tuple, so a hit must also compare
+ * the tuple (same says whether the entry at a slot is the one wanted).
+ */
+static size_t map_slot(const struct map *m, uint64_t key,
+	int (*same)(const muse_build *, uint32_t, const void *),
+	const muse_build *b, const void *what)
+{
+	size_t j = mix64(key) & (m->cap - 1);
+
+	while (m->vals[j] && (m->keys[j] != key ||
+	    (same && !same(b, m->vals[j] - 1, what))))
+		j = (j + 1) & (m->cap - 1);
+	return j;
+}
+
+static int same_base(const muse_build *b, uint32_t i, const void *what)
+{
+	return memcmp(&b->bases.v[i], what, sizeof(struct base)) == 0;
+}
+
+/* The index of a base tuple, interned on first sight; -1 on ENOMEM. */
+static int64_t base_of(muse_build *b, const struct base *t)
+{
+	uint64_t key = mix64((uint64_t)t->title << 32 | t->asset) ^
+	    ((uint64_t)t->country << 32 | t->day);
+	size_t j;
+
+	if ((b->base_map.n + 1) * 2 > b->base_map.cap &&
+	    map_grow(&b->base_map))
+		return -1;
+	j = map_slot(&b->base_map, key, same_base, b, t);
+	if (b->base_map.vals[j])
+		return b->base_map.vals[j] - 1;
+	if (PUSH(b->bases, *t))
+		return -1;
+	b->base_map.keys[j] = key;
+	b->base_map.vals[j] = (uint32_t)b->bases.n;
+	b->base_map.n++;
+	return (int64_t)b->bases.n - 1;
+}
+
+/* The cell of (base, segment), created on first sight; NULL on ENOMEM. */
+static struct cell *cell_of(muse_build *b, uint32_t base, uint32_t seg)
+{
+	uint64_t key = (uint64_t)base << 32 | seg;
+	struct cell c;
+	size_t j;
+
+	if ((b->cell_map.n + 1) * 2 > b->cell_map.cap &&
+	    map_grow(&b->cell_map))
+		return NULL;
+	j = map_slot(&b->cell_map, key, NULL, b, NULL);
+	if (b->cell_map.vals[j])
+		return &b->cells.v[b->cell_map.vals[j] - 1];
+	memset(&c, 0, sizeof(c));
+	c.base = base;
+	c.seg = seg;
+	if (PUSH(b->cells, c))
+		return NULL;
+	b->cell_map.keys[j] = key;
+	b->cell_map.vals[j] = (uint32_t)b->cells.n;
+	b->cell_map.n++;
+	return &b->cells.v[b->cells.n - 1];
 }
 
 muse_build *muse_build_new(const struct muse_build_opts *o,
@@ -194,10 +335,15 @@ void muse_build_free(muse_build *b)
 	free(b->imps.v);
 	free(b->plays.v);
 	free(b->affs.v);
-	for (size_t i = 0; i < b->naccs; i++)
-		muse_acc_free(&b->accs[i]);
-	free(b->accs);
-	free(b->slots);
+	free(b->bases.v);
+	free(b->base_map.keys);
+	free(b->base_map.vals);
+	for (size_t i = 0; i < b->cells.n; i++)
+		for (int c = 0; c < NCVEC; c++)
+			free(b->cells.v[i].c[c].v);
+	free(b->cells.v);
+	free(b->cell_map.keys);
+	free(b->cell_map.vals);
 	free(b);
 }
 
@@ -215,6 +361,23 @@ void muse_build_header(const muse_build *b, struct muse_header *h)
 	h->window_s = b->o.window_s;
 	h->qualify_ms = b->o.qualify_ms;
 	h->authentic_ms = b->o.authentic_ms;
+}
+
+/* Sets the base key of an impression: its tuple reduced to the grain. */
+static int base_id(muse_build *b, struct imp *im)
+{
+	uint8_t d = b->o.dims;
+	struct base t;
+	int64_t id;
+
+	t.title = d & 1u << MUSE_DIM_TITLE ? im->title : 0;
+	t.asset = d & 1u << MUSE_DIM_ASSET ? im->asset : 0;
+	t.country = d & 1u << MUSE_DIM_COUNTRY ? im->country : 0;
+	t.day = d & 1u << MUSE_DIM_DATE ? (uint32_t)muse_ts_day(im->ts) : 0;
+	if ((id = base_of(b, &t)) < 0)
+		return MUSE_ENOMEM;
+	im->base = (uint32_t)id;
+	return 0;
 }
 
 static int keep_user(const muse_build *b, const struct muse_uid *u)
@@ -260,7 +423,7 @@ int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
 			if (strtab_intern(&b->strs, ev.asset.p, ev.asset.n, &im.asset) ||
 			    strtab_intern(&b->strs, ev.title.p, ev.title.n, &im.title) ||
 			    strtab_intern(&b->strs, ev.country.p, ev.country.n,
-			    &im.country) || PUSH(b->imps, im))
+			    &im.country) || base_id(b, &im) || PUSH(b->imps, im))
 				goto nomem;
 		} else if (h->table == MUSE_TABLE_PLAYS) {
 			struct play pl;
@@ -371,73 +534,74 @@ static int cmp_aff(const void *a, const void *b)
 	return (x->cluster > y->cluster) - (x->cluster < y->cluster);
 }
 
-/* ---- aggregation map ---- */
-
-static uint64_t key_hash(const uint32_t *id)
+/*
+ * Sorts events by user first.  User hashes are uniform, so a counting
+ * pass on the top bits of h1 spreads the events over buckets of a few
+ * each, in user order; each bucket is then sorted by the full comparison.
+ * That is two linear passes and many tiny sorts instead of one large
+ * comparison sort (which spent most of its time moving 48-byte records).
+ */
+static int sort_by_user(void *v, size_t n, size_t size, size_t uid_off,
+	int (*cmp)(const void *, const void *))
 {
-	return XXH3_64bits(id, MUSE_NDIMS * sizeof(uint32_t));
-}
+	unsigned bits = 1;
+	size_t *start;
+	char *tmp, *base = v;
 
-static int map_grow(muse_build *b)
-{
-	size_t ns = b->nslots ? b->nslots * 2 : 4096;
-	struct keyslot *slots = calloc(ns, sizeof(*slots));
-
-	if (slots == NULL)
+	if (n < 2)
+		return 0;
+	while (bits < 22 && ((size_t)1 << bits) * 8 < n)
+		bits++;
+	start = calloc(((size_t)1 << bits) + 1, sizeof(size_t));
+	tmp = malloc(n * size);
+	if (start == NULL || tmp == NULL) {
+		free(start);
+		free(tmp);
 		return MUSE_ENOMEM;
-	for (size_t i = 0; i < b->nslots; i++) {
-		size_t j;
-
-		if (!b->slots[i].used)
-			continue;
-		j = key_hash(b->slots[i].id) & (ns - 1);
-		while (slots[j].used)
-			j = (j + 1) & (ns - 1);
-		slots[j] = b->slots[i];
 	}
-	free(b->slots);
-	b->slots = slots;
-	b->nslots = ns;
+	for (size_t i = 0; i < n; i++) {
+		const struct muse_uid *u = (const void *)(base + i * size + uid_off);
+
+		start[(u->h1 >> (64 - bits)) + 1]++;
+	}
+	for (size_t k = 1; k <= (size_t)1 << bits; k++)
+		start[k] += start[k - 1];
+	for (size_t i = 0; i < n; i++) {
+		const struct muse_uid *u = (const void *)(base + i * size + uid_off);
+		size_t k = u->h1 >> (64 - bits);
+
+		memcpy(tmp + start[k]++ * size, base + i * size, size);
+	}
+	/* start[k] is now the end of bucket k, and the start of bucket k+1. */
+	for (size_t k = 0, from = 0; k < (size_t)1 << bits; k++) {
+		if (start[k] - from > 1)
+			qsort(tmp + from * size, start[k] - from, size, cmp);
+		from = start[k];
+	}
+	memcpy(v, tmp, n * size);
+	free(tmp);
+	free(start);
 	return 0;
 }
 
-/* Finds or creates the accumulator of a key tuple. */
-static struct muse_acc *acc_of(muse_build *b, const uint32_t *id)
-{
-	size_t j;
+/* ---- aggregation ---- */
 
-	if ((b->nkeys + 1) * 4 > b->nslots * 3 && map_grow(b))
-		return NULL;
-	j = key_hash(id) & (b->nslots - 1);
-	while (b->slots[j].used) {
-		if (memcmp(b->slots[j].id, id, sizeof(b->slots[j].id)) == 0)
-			return &b->accs[b->slots[j].acc];
-		j = (j + 1) & (b->nslots - 1);
+static int cvec_add(struct cvec *c, uint32_t coupon)
+{
+	if (c->last == coupon)
+		return 0;
+	if (c->n == c->cap) {
+		uint32_t cap = c->cap ? c->cap * 2 : 4;
+		uint32_t *v = realloc(c->v, cap * sizeof(uint32_t));
+
+		if (v == NULL)
+			return MUSE_ENOMEM;
+		c->v = v;
+		c->cap = cap;
 	}
-	if (b->naccs == b->capaccs &&
-	    grow((void **)&b->accs, &b->capaccs, sizeof(*b->accs)))
-		return NULL;
-	if (muse_acc_init(&b->accs[b->naccs], b->o.lgk))
-		return NULL;
-	memcpy(b->slots[j].id, id, sizeof(b->slots[j].id));
-	b->slots[j].used = 1;
-	b->slots[j].acc = (uint32_t)b->naccs;
-	b->nkeys++;
-	return &b->accs[b->naccs++];
-}
-
-/* The key tuple of an impression for one segment, reduced to the grain. */
-static void make_key(const muse_build *b, const struct imp *im, uint32_t seg,
-	uint32_t *id)
-{
-	uint8_t d = b->o.dims;
-
-	id[MUSE_DIM_TITLE] = d & 1u << MUSE_DIM_TITLE ? im->title : 0;
-	id[MUSE_DIM_ASSET] = d & 1u << MUSE_DIM_ASSET ? im->asset : 0;
-	id[MUSE_DIM_DATE] = d & 1u << MUSE_DIM_DATE ?
-	    (uint32_t)muse_ts_day(im->ts) : 0;
-	id[MUSE_DIM_SEGMENT] = d & 1u << MUSE_DIM_SEGMENT ? seg : 0;
-	id[MUSE_DIM_COUNTRY] = d & 1u << MUSE_DIM_COUNTRY ? im->country : 0;
+	c->v[c->n++] = coupon;
+	c->last = coupon;
+	return 0;
 }
 
 enum { EV_IMPRESSION, EV_PLAY };
@@ -447,27 +611,26 @@ static int credit(muse_build *b, const struct imp *im, const uint32_t *segs,
 	size_t nsegs, int what, uint64_t dur_ms)
 {
 	uint32_t coupon = muse_hll_coupon(im->u.h1, im->u.h2);
-	uint32_t id[MUSE_NDIMS];
 
 	for (size_t s = 0; s < nsegs; s++) {
-		struct muse_acc *a;
+		struct cell *c = cell_of(b, im->base, segs[s]);
 
-		make_key(b, im, segs[s], id);
-		if ((a = acc_of(b, id)) == NULL)
+		if (c == NULL)
 			return MUSE_ENOMEM;
 		if (what == EV_IMPRESSION) {
-			a->impressions++;
-			if (muse_hll_add(a->reach, coupon))
+			c->impressions++;
+			if (cvec_add(&c->c[C_REACH], coupon))
 				return MUSE_ENOMEM;
 			continue;
 		}
-		a->plays++;
+		c->plays++;
 		if (dur_ms < b->o.qualify_ms)
 			continue;
-		a->qplays++;
-		a->watch_ms += dur_ms;
-		if (muse_hll_add(a->qreach, coupon) ||
-		    (dur_ms >= b->o.authentic_ms && muse_hll_add(a->areach, coupon)))
+		c->qplays++;
+		c->watch_ms += dur_ms;
+		if (cvec_add(&c->c[C_QREACH], coupon) ||
+		    (dur_ms >= b->o.authentic_ms &&
+		    cvec_add(&c->c[C_AREACH], coupon)))
 			return MUSE_ENOMEM;
 	}
 	return 0;
@@ -549,31 +712,105 @@ nomem:
 
 /* ---- output ---- */
 
-static int cmp_slot(const void *a, const void *b)
+/*
+ * Sorts coupons: insertion for a few, else four counting passes of a byte
+ * each (LSD radix) through a scratch array.  0 or MUSE_ENOMEM.
+ */
+static int sort_u32(uint32_t *v, uint32_t n)
 {
-	const struct keyslot *x = a, *y = b;
+	uint32_t *tmp, *src = v, *dst;
 
-	for (int d = 0; d < MUSE_NDIMS; d++) {
-		/* Dates are days since 1970: unsigned order is numeric order. */
-		if (x->id[d] != y->id[d])
-			return x->id[d] < y->id[d] ? -1 : 1;
+	if (n < 48) {
+		for (uint32_t i = 1; i < n; i++) {
+			uint32_t x = v[i], j = i;
+
+			for (; j > 0 && v[j - 1] > x; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+		return 0;
 	}
+	if ((tmp = malloc(n * sizeof(uint32_t))) == NULL)
+		return MUSE_ENOMEM;
+	dst = tmp;
+	for (unsigned shift = 0; shift < 32; shift += 8) {
+		uint32_t count[257] = { 0 };
+
+		for (uint32_t i = 0; i < n; i++)
+			count[(src[i] >> shift & 0xFF) + 1]++;
+		for (int k = 1; k <= 256; k++)
+			count[k] += count[k - 1];
+		for (uint32_t i = 0; i < n; i++)
+			dst[count[src[i] >> shift & 0xFF]++] = src[i];
+		uint32_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	/* After an even number of passes the result is back in v. */
+	free(tmp);
 	return 0;
 }
 
-int muse_build_finish(muse_build *b, FILE *out, const char *name,
-	struct muse_err *e)
+/* Key order of cells: title, asset, date, segment, country (muse-format(5)). */
+static int cmp_cells(const void *a, const void *b, void *ctx)
 {
-	struct muse_header h;
-	struct muse_buf rec = { 0 };
-	struct keyslot *keys = NULL;
-	muse_writer *w = NULL;
-	uint32_t *rank;
-	size_t k = 0;
-	int rc = MUSE_ENOMEM;
+	const muse_build *bd = ctx;
+	const struct cell *x = &bd->cells.v[*(const uint32_t *)a];
+	const struct cell *y = &bd->cells.v[*(const uint32_t *)b];
+	const struct base *p = &bd->bases.v[x->base], *q = &bd->bases.v[y->base];
 
-	if ((rank = rank_strings(&b->strs)) == NULL)
-		goto nomem;
+	if (p->title != q->title)
+		return p->title < q->title ? -1 : 1;
+	if (p->asset != q->asset)
+		return p->asset < q->asset ? -1 : 1;
+	if (p->day != q->day)
+		return p->day < q->day ? -1 : 1;
+	if (x->seg != y->seg)
+		return x->seg < y->seg ? -1 : 1;
+	if (p->country != q->country)
+		return p->country < q->country ? -1 : 1;
+	return 0;
+}
+
+/* Fills a sketch from a vector of coupons, sorted and without repeats. */
+static int fill(muse_hll *h, struct cvec *c)
+{
+	uint32_t prev = 0;
+
+	muse_hll_clear(h);
+	if (sort_u32(c->v, c->n))
+		return MUSE_ENOMEM;
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (c->v[i] == prev)
+			continue;
+		prev = c->v[i];
+		if (muse_hll_add(h, prev))
+			return MUSE_ENOMEM;
+	}
+	free(c->v);
+	c->v = NULL;
+	c->n = c->cap = 0;
+	return 0;
+}
+
+/* Renumbers every string id in bytewise order of the strings. */
+static int renumber(muse_build *b)
+{
+	uint32_t *rank = rank_strings(&b->strs);
+	uint8_t d = b->o.dims;
+	char **s;
+	uint32_t *l;
+
+	if (rank == NULL)
+		return MUSE_ENOMEM;
+	s = malloc((b->strs.n + 1) * sizeof(char *));
+	l = malloc((b->strs.n + 1) * sizeof(uint32_t));
+	if (s == NULL || l == NULL) {
+		free(s);
+		free(l);
+		free(rank);
+		return MUSE_ENOMEM;
+	}
 	for (size_t i = 0; i < b->imps.n; i++) {
 		b->imps.v[i].asset = rank[b->imps.v[i].asset];
 		b->imps.v[i].title = rank[b->imps.v[i].title];
@@ -583,63 +820,90 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 		b->plays.v[i].title = rank[b->plays.v[i].title];
 	for (size_t i = 0; i < b->affs.n; i++)
 		b->affs.v[i].cluster = rank[b->affs.v[i].cluster];
-	b->star = rank[b->star];
-	/* The string of each new id, for writing keys. */
-	{
-		char **s = malloc((b->strs.n + 1) * sizeof(char *));
-		uint32_t *l = malloc((b->strs.n + 1) * sizeof(uint32_t));
+	for (size_t i = 0; i < b->bases.n; i++) {
+		struct base *t = &b->bases.v[i];
 
-		if (s == NULL || l == NULL) {
-			free(s);
-			free(l);
-			goto nomem;
-		}
-		for (uint32_t i = 0; i < b->strs.n; i++) {
-			s[rank[i]] = b->strs.s[i];
-			l[rank[i]] = b->strs.len[i];
-		}
-		free(b->strs.s);
-		free(b->strs.len);
-		b->strs.s = s;
-		b->strs.len = l;
-		free(b->strs.slots);    /* the intern map is stale now */
-		b->strs.slots = NULL;
-		b->strs.nslots = 0;
+		if (d & 1u << MUSE_DIM_TITLE)
+			t->title = rank[t->title];
+		if (d & 1u << MUSE_DIM_ASSET)
+			t->asset = rank[t->asset];
+		if (d & 1u << MUSE_DIM_COUNTRY)
+			t->country = rank[t->country];
 	}
-	if (b->imps.n)
-		qsort(b->imps.v, b->imps.n, sizeof(struct imp), cmp_imp);
-	if (b->plays.n)
-		qsort(b->plays.v, b->plays.n, sizeof(struct play), cmp_play);
-	if (b->affs.n)
-		qsort(b->affs.v, b->affs.n, sizeof(struct aff), cmp_aff);
-	if ((rc = join(b)))
+	b->star = rank[b->star];
+	for (uint32_t i = 0; i < b->strs.n; i++) {
+		s[rank[i]] = b->strs.s[i];
+		l[rank[i]] = b->strs.len[i];
+	}
+	free(b->strs.s);
+	free(b->strs.len);
+	b->strs.s = s;
+	b->strs.len = l;
+	free(b->strs.slots);    /* the intern map is stale now */
+	b->strs.slots = NULL;
+	b->strs.nslots = 0;
+	free(rank);
+	return 0;
+}
+
+int muse_build_finish(muse_build *b, FILE *out, const char *name,
+	struct muse_err *e)
+{
+	struct muse_header h;
+	struct muse_buf rec = { 0 };
+	struct muse_acc acc;
+	uint32_t *order = NULL;
+	muse_writer *w = NULL;
+	int rc;
+
+	memset(&acc, 0, sizeof(acc));
+	if (renumber(b))
 		goto nomem;
-	keys = malloc((b->nkeys + 1) * sizeof(*keys));
-	if (keys == NULL)
+	if (sort_by_user(b->imps.v, b->imps.n, sizeof(struct imp),
+	    offsetof(struct imp, u), cmp_imp) ||
+	    sort_by_user(b->plays.v, b->plays.n, sizeof(struct play),
+	    offsetof(struct play, u), cmp_play) ||
+	    sort_by_user(b->affs.v, b->affs.n, sizeof(struct aff),
+	    offsetof(struct aff, u), cmp_aff) || join(b))
 		goto nomem;
-	for (size_t i = 0; i < b->nslots; i++)
-		if (b->slots[i].used)
-			keys[k++] = b->slots[i];
-	qsort(keys, k, sizeof(*keys), cmp_slot);
+	order = malloc((b->cells.n + 1) * sizeof(uint32_t));
+	if (order == NULL || muse_acc_init(&acc, b->o.lgk))
+		goto nomem;
+	for (uint32_t i = 0; i < b->cells.n; i++)
+		order[i] = i;
+	qsort_r(order, b->cells.n, sizeof(uint32_t), cmp_cells, b);
 	muse_build_header(b, &h);
 	if ((w = muse_writer_new(out, name, &h, 0, e)) == NULL) {
 		rc = e->code;
 		goto done;
 	}
-	for (size_t i = 0; i < k; i++) {
+	for (size_t i = 0; i < b->cells.n; i++) {
+		struct cell *c = &b->cells.v[order[i]];
+		const struct base *t = &b->bases.v[c->base];
 		struct muse_key key;
+		uint32_t sid[MUSE_NDIMS];
 
+		sid[MUSE_DIM_TITLE] = t->title;
+		sid[MUSE_DIM_ASSET] = t->asset;
+		sid[MUSE_DIM_SEGMENT] = c->seg;
+		sid[MUSE_DIM_COUNTRY] = t->country;
 		memset(&key, 0, sizeof(key));
+		key.day = t->day;
 		for (int d = 0; d < MUSE_NDIMS; d++) {
-			if (d == MUSE_DIM_DATE) {
-				key.day = keys[i].id[d];
+			if (d == MUSE_DIM_DATE || !(b->o.dims & 1u << d))
 				continue;
-			}
-			key.s[d].p = b->strs.s[keys[i].id[d]];
-			key.s[d].n = b->strs.len[keys[i].id[d]];
+			key.s[d].p = b->strs.s[sid[d]];
+			key.s[d].n = b->strs.len[sid[d]];
 		}
+		acc.impressions = c->impressions;
+		acc.plays = c->plays;
+		acc.qplays = c->qplays;
+		acc.watch_ms = c->watch_ms;
 		rec.len = 0;
-		if (muse_rec_encode(&h, &key, &b->accs[keys[i].acc], &rec))
+		if (fill(acc.reach, &c->c[C_REACH]) ||
+		    fill(acc.qreach, &c->c[C_QREACH]) ||
+		    fill(acc.areach, &c->c[C_AREACH]) ||
+		    muse_rec_encode(&h, &key, &acc, &rec))
 			goto nomem;
 		if ((rc = muse_writer_add(w, rec.p, rec.len, e)))
 			goto done;
@@ -651,7 +915,7 @@ nomem:
 done:
 	muse_writer_free(w);
 	muse_buf_free(&rec);
-	free(keys);
-	free(rank);
+	muse_acc_free(&acc);
+	free(order);
 	return rc;
 }

@@ -14,7 +14,7 @@
 
 static const char *prog = "muse-query";
 
-enum { OPT_CI = CHAR_MAX + 1, OPT_SORT, OPT_TOP };
+enum { OPT_CI = CHAR_MAX + 1, OPT_SORT, OPT_STATS, OPT_TOP };
 
 static const struct option longopts[] = {
 	{ "asset", required_argument, NULL, 'a' },
@@ -27,6 +27,7 @@ static const struct option longopts[] = {
 	{ "metrics", required_argument, NULL, 'm' },
 	{ "segment", required_argument, NULL, 's' },
 	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "title", required_argument, NULL, 't' },
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "version", no_argument, NULL, 'V' },
@@ -37,7 +38,7 @@ static void usage(void)
 {
 	printf("Usage: muse-query [-hV] [-a LIST] [-t LIST] [-s LIST] [-c LIST] [-d RANGE]\n"
 	    "                  [-b DIMS] [-m LIST] [--ci LEVEL] [--sort METRIC[:asc]]\n"
-	    "                  [--top N] [-o FORMAT] STORE...\n"
+	    "                  [--stats] [--top N] [-o FORMAT] STORE...\n"
 	    "Answer questions over sketch stores: filter keys, group them, unite\n"
 	    "their sketches (a user counts once in any union) and print metrics.\n"
 	    "STORE - reads standard input.\n"
@@ -59,6 +60,7 @@ static void usage(void)
 	    "  -s, --segment LIST     audience segments ('*' is all users, the\n"
 	    "                         default)\n"
 	    "      --sort METRIC[:asc]  order rows by a metric (descending)\n"
+	    "      --stats            report on stderr how many blocks were read\n"
 	    "  -t, --title LIST       titles\n"
 	    "      --top N            keep the first N rows\n"
 	    "  -V, --version          show the version and exit\n"
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
 {
 	struct muse_err e;
 	muse_query *q;
-	int c, rc = 0, status = MUSE_EXIT_OK, fmt_set = 0;
+	int c, rc = 0, status = MUSE_EXIT_OK, fmt_set = 0, stats = 0;
 	uint64_t v;
 
 	muse_cli_setup();
@@ -120,6 +122,9 @@ int main(int argc, char **argv)
 		case OPT_SORT:
 			rc = muse_query_sort(q, optarg, &e);
 			break;
+		case OPT_STATS:
+			stats = 1;
+			break;
 		case 't':
 			rc = muse_query_filter(q, MUSE_DIM_TITLE, optarg, &e);
 			break;
@@ -162,6 +167,14 @@ int main(int argc, char **argv)
 			muse_err_where(&e, "<stdout>", 0, UINT64_MAX);
 		muse_cli_err(prog, &e);
 		status = MUSE_EXIT_ERROR;
+	}
+	if (stats && status == MUSE_EXIT_OK) {
+		uint64_t nread, ntotal, nscanned;
+
+		muse_query_stats(q, &nread, &ntotal, &nscanned);
+		muse_cli_warn(prog, "read %llu of %llu indexed blocks; %llu "
+		    "store(s) read whole", (unsigned long long)nread,
+		    (unsigned long long)ntotal, (unsigned long long)nscanned);
 	}
 	muse_query_free(q);
 	return muse_cli_close_stdout(prog, status);

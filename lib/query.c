@@ -25,6 +25,7 @@
 #include "opts.h"
 #include "query.h"
 #include "sketch.h"
+#include "store.h"
 #include "stream.h"
 #include "ts.h"
 
@@ -85,7 +86,9 @@ struct muse_query {
 	size_t nslots;
 	struct muse_acc rec;
 	struct muse_buf key;
-	int counters_dropped;
+	uint64_t blocks_read;       /* of indexed stores, for --stats */
+	uint64_t blocks_total;
+	uint64_t stores_scanned;    /* read whole, without an index */
 };
 
 muse_query *muse_query_new(struct muse_err *e)
@@ -435,13 +438,190 @@ static int fold(muse_query *q, const struct muse_key *k)
 	return 0;
 }
 
+/* Takes the header of a stream: the first fixes the schema, the others
+ * must agree with it. */
+static int begin_stream(muse_query *q, const struct muse_header *h,
+	struct muse_err *e)
+{
+	int rc;
+
+	if (h->kind != MUSE_KIND_SKETCH)
+		return muse_err_set(e, MUSE_EUSAGE,
+		    "not a sketch store (an event stream: run muse-sketch)");
+	if (q->have_h)
+		return muse_header_compatible(&q->h, h, e);
+	q->h = *h;
+	q->have_h = 1;
+	if ((rc = check_dims(q, e)) || (rc = muse_acc_init(&q->rec, h->lgk)))
+		return rc;
+	return 0;
+}
+
+/*
+ * Folds one record into its group.  The key is looked at first, so that
+ * the sketches of records the filters reject are never decoded.
+ */
+static int take(muse_query *q, const uint8_t *rec, size_t n,
+	struct muse_err *e)
+{
+	struct muse_key k;
+	struct group *g;
+	const uint8_t *after;
+	int rc;
+
+	if (muse_key_decode(q->h.dims, rec, rec + n, &k, &after))
+		return muse_err_set(e, MUSE_EFORMAT, "malformed sketch record");
+	if ((rc = fold(q, &k)) == 1)
+		return 0;
+	if (rc || (g = group_of(q, q->key.p, q->key.len)) == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	muse_acc_clear(&q->rec);
+	if ((rc = muse_rec_decode(&q->h, rec, n, &k, &q->rec, e)))
+		return rc;
+	if (q->h.dims & 1u << MUSE_DIM_SEGMENT) {
+		const struct muse_str *sg = &k.s[MUSE_DIM_SEGMENT];
+
+		if (g->seg[0] == '\0') {
+			memcpy(g->seg, sg->p, sg->n);
+			g->seg[sg->n] = '\0';
+		} else if (strlen(g->seg) != sg->n ||
+		    memcmp(g->seg, sg->p, sg->n) != 0) {
+			g->multi_seg = 1;
+		}
+	}
+	if (muse_acc_merge(&g->acc, &q->rec))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* ---- block pruning ---- */
+
+static int str_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/*
+ * Whether some value of [lo, hi] (bytewise) can match one of the
+ * patterns.  A pattern's literal prefix (up to its first glob character)
+ * bounds what it can match: every match starts with the prefix.
+ */
+static int range_may_match(const struct patterns *p, int dim,
+	const struct muse_str *lo, const struct muse_str *hi)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const char *pat = p->v[i];
+		size_t pre = dim == MUSE_DIM_SEGMENT && strcmp(pat, "*") == 0 ?
+		    1 : strcspn(pat, "*?[\\");
+
+		if (pre == strlen(pat) || (dim == MUSE_DIM_SEGMENT &&
+		    strcmp(pat, "*") == 0)) {
+			/* A literal: inside the range or not. */
+			if (str_cmp(pat, pre, lo->p, lo->n) >= 0 &&
+			    str_cmp(pat, pre, hi->p, hi->n) <= 0)
+				return 1;
+			continue;
+		}
+		/* Values starting with the prefix lie in [prefix, prefix+max]. */
+		if (str_cmp(pat, pre, hi->p, hi->n < pre ? hi->n : pre) <= 0 &&
+		    str_cmp(pat, pre, lo->p, lo->n < pre ? lo->n : pre) >= 0)
+			return 1;
+		if (str_cmp(pat, pre, lo->p, lo->n) >= 0 &&
+		    str_cmp(pat, pre, hi->p, hi->n) <= 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether a block whose keys run from lo to hi can hold a key that passes
+ * the filters.  Keys are sorted by title, asset, date, segment, country:
+ * along the dimensions where lo and hi agree every key of the block has
+ * that value, and at the first where they differ the block's values form
+ * the range [lo, hi]; past that nothing is known.
+ */
+static int block_may_match(const muse_query *q, const struct muse_key *lo,
+	const struct muse_key *hi)
+{
+	struct patterns star = { 0 };
+	char *starv[1] = { "*" };
+	unsigned char hit[1];
+
+	star.v = starv;
+	star.n = 1;
+	star.hit = hit;
+	for (int d = 0; d < MUSE_NDIMS; d++) {
+		const struct patterns *p = &q->filter[d];
+		int same;
+
+		if (!(q->h.dims & 1u << d))
+			continue;
+		if (d == MUSE_DIM_DATE) {
+			if (q->has_dates && (hi->day < q->day_from ||
+			    lo->day > q->day_to))
+				return 0;
+			if (lo->day != hi->day)
+				return 1;
+			continue;
+		}
+		if (d == MUSE_DIM_SEGMENT && !p->n &&
+		    !(q->by & 1u << MUSE_DIM_SEGMENT))
+			p = &star;      /* only the all-users rows are read */
+		same = str_cmp(lo->s[d].p, lo->s[d].n, hi->s[d].p, hi->s[d].n) == 0;
+		if (p->n && !range_may_match(p, d, &lo->s[d], &hi->s[d]))
+			return 0;
+		if (!same)
+			return 1;
+	}
+	return 1;
+}
+
+/* Reads the blocks of an indexed store that can matter. */
+static int add_indexed(muse_query *q, muse_store *st, struct muse_err *e)
+{
+	int rc;
+
+	if ((rc = begin_stream(q, muse_store_header(st), e)))
+		return rc;
+	q->blocks_total += muse_store_nblocks(st);
+	for (size_t i = 0; i < muse_store_nblocks(st); i++) {
+		struct muse_key lo, hi;
+		const uint8_t *rec;
+		size_t n;
+
+		muse_store_block_keys(st, i, &lo, &hi);
+		if (!block_may_match(q, &lo, &hi))
+			continue;
+		q->blocks_read++;
+		if ((rc = muse_store_read_block(st, i, e)))
+			return rc;
+		while ((rc = muse_store_next(st, &rec, &n, e)) == 1)
+			if ((rc = take(q, rec, n, e)))
+				return rc;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 {
 	struct muse_header h;
 	muse_input *in;
 	muse_reader *r;
+	muse_store *st;
 	int rc, streams = 0;
 
+	if ((st = muse_store_open(path, e)) != NULL) {
+		rc = add_indexed(q, st, e);
+		muse_store_free(st);
+		return rc;
+	}
+	if (e->code != MUSE_OK)
+		return e->code;
+	q->stores_scanned++;
 	if ((in = muse_input_open(path, e)) == NULL ||
 	    (r = muse_reader_new(in, e)) == NULL)
 		return e->code;
@@ -450,49 +630,11 @@ int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 		size_t n;
 
 		streams++;
-		if (h.kind != MUSE_KIND_SKETCH) {
-			rc = muse_err_set(e, MUSE_EUSAGE,
-			    "not a sketch store (an event stream: run muse-sketch)");
+		if ((rc = begin_stream(q, &h, e)))
 			break;
-		}
-		if (!q->have_h) {
-			q->h = h;
-			q->have_h = 1;
-			if ((rc = check_dims(q, e)) ||
-			    (rc = muse_acc_init(&q->rec, h.lgk)))
+		while ((rc = muse_reader_next(r, &rec, &n, e)) == 1)
+			if ((rc = take(q, rec, n, e)))
 				break;
-		} else if ((rc = muse_header_compatible(&q->h, &h, e))) {
-			break;
-		}
-		while ((rc = muse_reader_next(r, &rec, &n, e)) == 1) {
-			struct muse_key k;
-			struct group *g;
-
-			muse_acc_clear(&q->rec);
-			if ((rc = muse_rec_decode(&h, rec, n, &k, &q->rec, e)))
-				break;
-			if ((rc = fold(q, &k)) == 1)
-				continue;
-			if (rc || (g = group_of(q, q->key.p, q->key.len)) == NULL) {
-				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
-				break;
-			}
-			if (h.dims & 1u << MUSE_DIM_SEGMENT) {
-				const struct muse_str *s = &k.s[MUSE_DIM_SEGMENT];
-
-				if (g->seg[0] == '\0') {
-					memcpy(g->seg, s->p, s->n);
-					g->seg[s->n] = '\0';
-				} else if (strlen(g->seg) != s->n ||
-				    memcmp(g->seg, s->p, s->n) != 0) {
-					g->multi_seg = 1;
-				}
-			}
-			if (muse_acc_merge(&g->acc, &q->rec)) {
-				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
-				break;
-			}
-		}
 		if (rc < 0)
 			break;
 	}
@@ -503,6 +645,14 @@ int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 		muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
 	muse_reader_free(r);
 	return rc < 0 ? rc : 0;
+}
+
+void muse_query_stats(const muse_query *q, uint64_t *read, uint64_t *total,
+	uint64_t *scanned)
+{
+	*read = q->blocks_read;
+	*total = q->blocks_total;
+	*scanned = q->stores_scanned;
 }
 
 /* ---- metrics ---- */

@@ -49,5 +49,11 @@ int muse_query_write(muse_query *q, FILE *out,
 	void (*warn)(void *ctx, const char *msg), void *ctx, struct muse_err *e);
 
 const char *muse_metric_name(int m);
+/*
+ * How much was read: blocks of indexed stores read and held (the others
+ * were pruned by their key ranges), and stores read whole as streams.
+ */
+void muse_query_stats(const muse_query *q, uint64_t *read, uint64_t *total,
+	uint64_t *scanned);
 
 #endif

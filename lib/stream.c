@@ -28,6 +28,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "sketch.h"
 #include "stream.h"
 
 static const uint8_t magic[8] = { 0x8A, 'M', 'U', 'S', 'E', '\r', '\n', 0x1A };
@@ -151,7 +152,7 @@ static void header_encode(const struct muse_header *h, uint8_t *p)
 	muse_st32(p + 60, XXH32(p, 60, 0));
 }
 
-static int header_decode(const uint8_t *p, struct muse_header *h,
+int muse_header_parse(const uint8_t *p, struct muse_header *h,
 	struct muse_err *e)
 {
 	if (memcmp(p, magic, 8) != 0)
@@ -221,7 +222,16 @@ struct muse_writer {
 	uint32_t nblocks;
 	uint64_t nrecords;
 	XXH64_state_t *digest;
+	XXH3_state_t *content;
 	int failed;
+	uint64_t pos;             /* bytes written since the stream began */
+	/* store footer: an index of the data blocks, version and checksum */
+	int indexed;
+	uint8_t dims;
+	uint64_t version;
+	struct muse_buf index;    /* the entries so far */
+	struct muse_buf first;    /* first key of the open block */
+	struct muse_buf last;     /* key of the last record added */
 };
 
 static int write_bytes(muse_writer *w, const void *p, size_t n,
@@ -236,6 +246,7 @@ static int write_bytes(muse_writer *w, const void *p, size_t n,
 		e->sys_errno = err;
 		return MUSE_EIO;
 	}
+	w->pos += n;
 	return 0;
 }
 
@@ -247,7 +258,8 @@ muse_writer *muse_writer_new(FILE *out, const char *name,
 
 	if (w == NULL || (w->name = strdup(name ? name : "<stdout>")) == NULL ||
 	    (w->cctx = ZSTD_createCCtx()) == NULL ||
-	    (w->digest = XXH64_createState()) == NULL) {
+	    (w->digest = XXH64_createState()) == NULL ||
+	    (w->content = XXH3_createState()) == NULL) {
 		muse_writer_free(w);
 		muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		return NULL;
@@ -255,6 +267,11 @@ muse_writer *muse_writer_new(FILE *out, const char *name,
 	w->out = out;
 	w->level = level ? level : 3;
 	XXH64_reset(w->digest, 0);
+	XXH3_64bits_reset(w->content);
+	if (h->kind == MUSE_KIND_SKETCH && (h->flags & MUSE_FLAG_SORTED)) {
+		w->indexed = 1;
+		w->dims = h->dims;
+	}
 	header_encode(h, hdr);
 	if (write_bytes(w, hdr, sizeof(hdr), e)) {
 		muse_writer_free(w);
@@ -291,6 +308,12 @@ static int flush_block(muse_writer *w, struct muse_err *e)
 	sum = XXH64_digest(&st);
 	muse_st64(bh + 16, sum);
 	XXH64_update(w->digest, bh + 16, 8);
+	if (w->indexed && (muse_buf_put_le64(&w->index, w->pos) ||
+	    muse_buf_put_le64(&w->index, sum) ||
+	    muse_buf_put_le32(&w->index, w->block_records) ||
+	    muse_buf_put_str(&w->index, (const char *)w->first.p, w->first.len) ||
+	    muse_buf_put_str(&w->index, (const char *)w->last.p, w->last.len)))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	if (write_bytes(w, bh, sizeof(bh), e) ||
 	    write_bytes(w, w->packed.p, n, e))
 		return MUSE_EIO;
@@ -303,6 +326,8 @@ static int flush_block(muse_writer *w, struct muse_err *e)
 int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 	struct muse_err *e)
 {
+	size_t start;
+
 	if (w->failed)
 		return MUSE_EIO;
 	if (n > MUSE_BLOCK_MAX / 2)
@@ -310,13 +335,80 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 		    n);
 	if (w->raw.len + n + 10 > MUSE_BLOCK_MAX && flush_block(w, e))
 		return e->code;
+	start = w->raw.len;
 	if (muse_buf_put_varint(&w->raw, n) || muse_buf_put(&w->raw, rec, n))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	XXH3_64bits_update(w->content, w->raw.p + start, w->raw.len - start);
+	if (w->indexed) {
+		struct muse_key k;
+		const uint8_t *after;
+
+		if (muse_key_decode(w->dims, rec, (const uint8_t *)rec + n, &k,
+		    &after))
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "record without a valid key");
+		w->last.len = 0;
+		if (muse_buf_put(&w->last, rec, (size_t)(after -
+		    (const uint8_t *)rec)) || (w->block_records == 0 &&
+		    (w->first.len = 0, muse_buf_put(&w->first, w->last.p,
+		    w->last.len))))
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
 	w->block_records++;
 	w->nrecords++;
 	if (w->raw.len >= MUSE_BLOCK_TARGET)
 		return flush_block(w, e);
 	return 0;
+}
+
+/*
+ * The store footer: a skippable block after the data blocks whose payload
+ * ends with its own length and a magic, so that a reader can find it from
+ * the end of the file (muse-format(5), "Store footer").
+ */
+static int write_footer(muse_writer *w, struct muse_err *e)
+{
+	struct muse_buf p = { 0 };
+	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
+	XXH64_state_t st;
+	uint64_t sum;
+	int rc;
+
+	if (muse_buf_put_u8(&p, MUSE_FOOTER_STORE) ||
+	    muse_buf_put(&p, "\0\0\0\0\0\0\0", 7) ||
+	    muse_buf_put_le64(&p, w->version) ||
+	    muse_buf_put_le64(&p, XXH3_64bits_digest(w->content)) ||
+	    muse_buf_put_le64(&p, w->pos) ||
+	    muse_buf_put_le64(&p, w->nrecords) ||
+	    muse_buf_put_le32(&p, w->nblocks) ||
+	    muse_buf_put_le32(&p, 0) ||
+	    muse_buf_put(&p, w->index.p, w->index.len) ||
+	    muse_buf_put_le64(&p, p.len) ||
+	    muse_buf_put(&p, MUSE_FOOTER_MAGIC, 8)) {
+		muse_buf_free(&p);
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	memset(bh, 0, sizeof(bh));
+	bh[0] = BLOCK_SKIP;
+	muse_st32(bh + 8, (uint32_t)p.len);
+	muse_st32(bh + 12, (uint32_t)p.len);
+	XXH64_reset(&st, 0);
+	XXH64_update(&st, bh, 16);
+	XXH64_update(&st, p.p, p.len);
+	sum = XXH64_digest(&st);
+	muse_st64(bh + 16, sum);
+	XXH64_update(w->digest, bh + 16, 8);
+	rc = write_bytes(w, bh, sizeof(bh), e);
+	if (rc == 0)
+		rc = write_bytes(w, p.p, p.len, e);
+	w->nblocks++;
+	muse_buf_free(&p);
+	return rc;
+}
+
+void muse_writer_set_version(muse_writer *w, uint64_t version)
+{
+	w->version = version;
 }
 
 int muse_writer_finish(muse_writer *w, struct muse_err *e)
@@ -326,6 +418,8 @@ int muse_writer_finish(muse_writer *w, struct muse_err *e)
 	if (w->failed)
 		return MUSE_EIO;
 	if (flush_block(w, e))
+		return e->code;
+	if (w->indexed && write_footer(w, e))
 		return e->code;
 	memset(t, 0, sizeof(t));
 	t[0] = BLOCK_END;
@@ -347,6 +441,10 @@ void muse_writer_free(muse_writer *w)
 		return;
 	ZSTD_freeCCtx(w->cctx);
 	XXH64_freeState(w->digest);
+	XXH3_freeState(w->content);
+	muse_buf_free(&w->index);
+	muse_buf_free(&w->first);
+	muse_buf_free(&w->last);
 	muse_buf_free(&w->raw);
 	muse_buf_free(&w->packed);
 	free(w->name);
@@ -371,6 +469,9 @@ struct muse_reader {
 	uint32_t nblocks;
 	uint64_t nrecords;
 	XXH64_state_t *digest;
+	XXH3_state_t *content;    /* of the records returned by next */
+	int skipped;              /* some records were skipped unread */
+	struct muse_footer footer;
 };
 
 muse_reader *muse_reader_new(muse_input *in, struct muse_err *e)
@@ -378,9 +479,12 @@ muse_reader *muse_reader_new(muse_input *in, struct muse_err *e)
 	muse_reader *r = calloc(1, sizeof(*r));
 
 	if (r == NULL || (r->dctx = ZSTD_createDCtx()) == NULL ||
-	    (r->digest = XXH64_createState()) == NULL) {
-		if (r)
+	    (r->digest = XXH64_createState()) == NULL ||
+	    (r->content = XXH3_createState()) == NULL) {
+		if (r) {
 			ZSTD_freeDCtx(r->dctx);
+			XXH64_freeState(r->digest);
+		}
 		free(r);
 		muse_input_free(in);
 		muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -397,6 +501,7 @@ void muse_reader_free(muse_reader *r)
 	muse_input_free(r->in);
 	ZSTD_freeDCtx(r->dctx);
 	XXH64_freeState(r->digest);
+	XXH3_freeState(r->content);
 	muse_buf_free(&r->packed);
 	muse_buf_free(&r->raw);
 	free(r);
@@ -468,7 +573,7 @@ int muse_reader_next_stream(muse_reader *r, struct muse_header *h,
 		return fail(r, e, start, MUSE_EFORMAT,
 		    "not a muse stream (bad magic)");
 	}
-	rc = header_decode(hdr, h, e);
+	rc = muse_header_parse(hdr, h, e);
 	if (rc) {
 		muse_err_where(e, muse_input_name(r->in), 0, start);
 		return rc;
@@ -480,7 +585,36 @@ int muse_reader_next_stream(muse_reader *r, struct muse_header *h,
 	r->cur = r->end = NULL;
 	r->block_left = 0;
 	XXH64_reset(r->digest, 0);
+	XXH3_64bits_reset(r->content);
+	r->skipped = 0;
+	memset(&r->footer, 0, sizeof(r->footer));
 	return 1;
+}
+
+void muse_reader_footer(const muse_reader *r, struct muse_footer *f)
+{
+	*f = r->footer;
+}
+
+/*
+ * Notes what a store footer says.  Its index is read by lib/store.c; here
+ * only the fixed fields matter, checked again at the trailer.
+ */
+static int note_footer(muse_reader *r, const uint8_t *p, size_t n,
+	uint64_t off, struct muse_err *e)
+{
+	if (n < 64 || p[0] != MUSE_FOOTER_STORE ||
+	    memcmp(p + n - 8, MUSE_FOOTER_MAGIC, 8) != 0)
+		return 0;       /* some other skippable block: passed over */
+	if (muse_le64(p + n - 16) != n - 16)
+		return fail(r, e, off, MUSE_EFORMAT, "bad store footer length");
+	if (r->footer.present)
+		return fail(r, e, off, MUSE_EFORMAT, "two store footers");
+	r->footer.present = 1;
+	r->footer.version = muse_le64(p + 8);
+	r->footer.content = muse_le64(p + 16);
+	r->footer.records = muse_le64(p + 32);
+	return 0;
 }
 
 /*
@@ -529,6 +663,11 @@ static int read_block(muse_reader *r, uint8_t *bh, struct muse_err *e)
 				return fail(r, e, off, MUSE_ECHECKSUM,
 				    "stream digest mismatch (blocks reordered or "
 				    "replaced)");
+			if (r->footer.present &&
+			    (r->footer.records != r->nrecords || (!r->skipped &&
+			    r->footer.content != XXH3_64bits_digest(r->content))))
+				return fail(r, e, off, MUSE_ECHECKSUM,
+				    "store footer disagrees with the records");
 			r->in_stream = 0;
 			return 2;
 		}
@@ -562,6 +701,8 @@ static int read_block(muse_reader *r, uint8_t *bh, struct muse_err *e)
 		r->nblocks++;
 		if (bh[0] == BLOCK_DATA)
 			return 1;
+		if ((k = note_footer(r, r->packed.p, size, off, e)) < 0)
+			return (int)k;
 	}
 }
 
@@ -572,6 +713,7 @@ int muse_reader_skip_stream(muse_reader *r, struct muse_err *e)
 
 	if (!r->in_stream)
 		return 0;
+	r->skipped = 1;
 	if (r->block_left)
 		r->nrecords += r->block_left;
 	r->block_left = 0;
@@ -585,6 +727,7 @@ int muse_reader_next(muse_reader *r, const uint8_t **rec, size_t *n,
 	struct muse_err *e)
 {
 	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
+	const uint8_t *start;
 	uint64_t len;
 
 	if (!r->in_stream)
@@ -617,12 +760,14 @@ int muse_reader_next(muse_reader *r, const uint8_t **rec, size_t *n,
 			return fail(r, e, r->block_offset, MUSE_EFORMAT,
 			    "block holds more records than its header says");
 	}
+	start = r->cur;
 	if (r->block_left == 0 || muse_get_varint(&r->cur, r->end, &len) ||
 	    len > (uint64_t)(r->end - r->cur))
 		return fail(r, e, r->block_offset, MUSE_EFORMAT,
 		    "bad record length in block");
 	*rec = r->cur;
 	*n = (size_t)len;
+	XXH3_64bits_update(r->content, start, (size_t)(r->cur + len - start));
 	r->cur += len;
 	r->block_left--;
 	r->nrecords++;

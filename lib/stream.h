@@ -81,6 +81,10 @@ int muse_dim_parse(const char *s, size_t n);
 int muse_header_compatible(const struct muse_header *a,
 	const struct muse_header *b, struct muse_err *e);
 
+/* Decodes and checks the 64-byte header at p. */
+int muse_header_parse(const uint8_t *p, struct muse_header *h,
+	struct muse_err *e);
+
 /* ---- writing ---- */
 
 typedef struct muse_writer muse_writer;
@@ -91,6 +95,17 @@ muse_writer *muse_writer_new(FILE *out, const char *name,
 /* Appends one record. */
 int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 	struct muse_err *e);
+/*
+ * Sorted sketch streams (stores) end with a footer: an index of their
+ * blocks (offset, record count, first and last key), a version number and
+ * a checksum of their content (XXH3-64 of the records as stored, each
+ * with its length), so that a reader can fetch only the blocks a query
+ * needs and a delta can name the states it goes from and to.
+ */
+#define MUSE_FOOTER_STORE 1
+#define MUSE_FOOTER_MAGIC "MUSEFOOT"
+/* The version a store's footer carries (default 0). */
+void muse_writer_set_version(muse_writer *w, uint64_t version);
 /* Flushes the last block and writes the trailer (does not close out). */
 int muse_writer_finish(muse_writer *w, struct muse_err *e);
 void muse_writer_free(muse_writer *w);
@@ -123,5 +138,19 @@ const char *muse_reader_name(const muse_reader *r);
 /* Byte offset in the input where the current stream began. */
 uint64_t muse_reader_stream_offset(const muse_reader *r);
 muse_input *muse_reader_input(muse_reader *r);
+
+/* What a store's footer says, once the stream's trailer has been read. */
+struct muse_footer {
+	int present;
+	uint64_t version;
+	uint64_t content;     /* XXH3-64 of the records, see above */
+	uint64_t records;
+};
+/*
+ * The footer of the stream just finished (after muse_reader_next returned
+ * 0); present is 0 for streams without one.  The reader has checked the
+ * content checksum against the records it returned.
+ */
+void muse_reader_footer(const muse_reader *r, struct muse_footer *f);
 
 #endif

@@ -1,0 +1,312 @@
+/*
+ * store.c - random access to a store through its footer.
+ *
+ * Opening checks everything that does not depend on the query: the
+ * trailer's own checksum, the footer block's checksum, the header, that
+ * the footer's index describes blocks in order inside the file, that the
+ * trailer's block count, record count and stream digest agree with the
+ * index (the digest is recomputed from the block checksums the index
+ * holds, so a block swapped for another is caught without reading it).
+ * Reading a block then checks its header against the index, its checksum,
+ * its decompressed size and its record count.  Whatever is not read is
+ * not trusted either: it is simply not used.
+ */
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "store.h"
+
+struct entry {
+	uint64_t offset;
+	uint64_t sum;
+	uint32_t nrecords;
+	struct muse_key first, last;
+};
+
+struct muse_store {
+	char *name;
+	const uint8_t *map;
+	size_t size;
+	struct muse_header h;
+	uint64_t version, content, records;
+	struct entry *blocks;
+	size_t nblocks;
+	ZSTD_DCtx *dctx;
+	struct muse_buf raw;
+	const uint8_t *cur, *end;
+	uint32_t left;
+	size_t block;
+};
+
+static muse_store *bad(muse_store *s, struct muse_err *e, int code,
+	const char *msg)
+{
+	muse_err_where(e, s->name, 0, UINT64_MAX);
+	muse_err_set(e, code, "%s", msg);
+	muse_store_free(s);
+	return NULL;
+}
+
+/* Not an error: the caller reads the file as a stream instead. */
+static muse_store *not_indexed(muse_store *s, struct muse_err *e)
+{
+	muse_store_free(s);
+	e->code = MUSE_OK;
+	return NULL;
+}
+
+muse_store *muse_store_open(const char *path, struct muse_err *e)
+{
+	muse_store *s = calloc(1, sizeof(*s));
+	const uint8_t *t, *p, *fb, *q, *qend;
+	struct stat st;
+	XXH64_state_t dig;
+	uint64_t len, footer_off, prev = 0;
+	uint32_t nblocks;
+	void *m;
+	int fd;
+
+	muse_err_clear(e);
+	if (s == NULL || (s->name = strdup(path)) == NULL) {
+		free(s);
+		muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (strcmp(path, "-") == 0)
+		return not_indexed(s, e);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		muse_err_where(e, path, 0, UINT64_MAX);
+		muse_err_set(e, MUSE_EIO, "cannot open: %s", strerror(err));
+		muse_store_free(s);
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < MUSE_HEADER_SIZE + MUSE_TRAILER_SIZE +
+	    MUSE_BLOCK_HEADER_SIZE + 64) {
+		close(fd);
+		return not_indexed(s, e);
+	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return not_indexed(s, e);
+	s->map = m;
+	s->size = (size_t)st.st_size;
+
+	/* The trailer, then the footer just before it. */
+	t = s->map + s->size - MUSE_TRAILER_SIZE;
+	if (t[0] != 'E' || muse_le64(t + 24) != XXH64(t, 24, 0))
+		return not_indexed(s, e);    /* cut, or not a stream: let the
+					      * stream reader say which */
+	if (memcmp(t - 8, MUSE_FOOTER_MAGIC, 8) != 0)
+		return not_indexed(s, e);
+	len = muse_le64(t - 16);
+	if (len < 48 || len > s->size - MUSE_HEADER_SIZE - MUSE_TRAILER_SIZE -
+	    MUSE_BLOCK_HEADER_SIZE - 16)
+		return bad(s, e, MUSE_EFORMAT, "bad store footer length");
+	p = t - 16 - len;
+	fb = p - MUSE_BLOCK_HEADER_SIZE;
+	if (fb[0] != 'S' || muse_le32(fb + 8) != len + 16 ||
+	    muse_le32(fb + 12) != len + 16)
+		return bad(s, e, MUSE_EFORMAT, "bad store footer block");
+	{
+		XXH64_state_t st64;
+
+		XXH64_reset(&st64, 0);
+		XXH64_update(&st64, fb, 16);
+		XXH64_update(&st64, p, len + 16);
+		if (XXH64_digest(&st64) != muse_le64(fb + 16))
+			return bad(s, e, MUSE_ECHECKSUM,
+			    "store footer checksum mismatch");
+	}
+	if (p[0] != MUSE_FOOTER_STORE)
+		return bad(s, e, MUSE_EFORMAT, "unknown footer type");
+	s->version = muse_le64(p + 8);
+	s->content = muse_le64(p + 16);
+	footer_off = muse_le64(p + 24);
+	s->records = muse_le64(p + 32);
+	nblocks = muse_le32(p + 40);
+	/* A footer not at the stream's start + its offset: several streams. */
+	if (footer_off != (uint64_t)(fb - s->map))
+		return not_indexed(s, e);
+	if (muse_header_parse(s->map, &s->h, e)) {
+		muse_err_where(e, path, 0, 0);
+		muse_store_free(s);
+		return NULL;
+	}
+	if (s->h.kind != MUSE_KIND_SKETCH || !(s->h.flags & MUSE_FLAG_SORTED))
+		return bad(s, e, MUSE_EFORMAT, "store footer in a stream that is "
+		    "not a sorted sketch stream");
+	if (muse_le32(t + 4) != nblocks + 1 || muse_le64(t + 8) != s->records)
+		return bad(s, e, MUSE_EFORMAT,
+		    "trailer counts disagree with the store footer");
+	if (nblocks > len / 22)
+		return bad(s, e, MUSE_EFORMAT, "bad store footer block count");
+	s->blocks = calloc(nblocks + 1, sizeof(*s->blocks));
+	if (s->blocks == NULL)
+		return bad(s, e, MUSE_ENOMEM, "out of memory");
+	XXH64_reset(&dig, 0);
+	q = p + 48;
+	qend = p + len;
+	for (uint32_t i = 0; i < nblocks; i++) {
+		struct entry *b = &s->blocks[i];
+		const uint8_t *k;
+		size_t kn;
+		uint8_t sum[8];
+
+		if (qend - q < 20)
+			return bad(s, e, MUSE_EFORMAT, "store footer cut short");
+		b->offset = muse_le64(q);
+		b->sum = muse_le64(q + 8);
+		b->nrecords = muse_le32(q + 16);
+		q += 20;
+		if (b->offset < MUSE_HEADER_SIZE || b->offset < prev ||
+		    b->offset + MUSE_BLOCK_HEADER_SIZE > (uint64_t)(fb - s->map) ||
+		    b->nrecords == 0)
+			return bad(s, e, MUSE_EFORMAT,
+			    "store footer index out of order or range");
+		prev = b->offset + MUSE_BLOCK_HEADER_SIZE;
+		if (muse_get_str(&q, qend, (const char **)&k, &kn) ||
+		    muse_key_decode(s->h.dims, k, k + kn, &b->first, &k) ||
+		    muse_get_str(&q, qend, (const char **)&k, &kn) ||
+		    muse_key_decode(s->h.dims, k, k + kn, &b->last, &k))
+			return bad(s, e, MUSE_EFORMAT, "bad key in store footer");
+		muse_st64(sum, b->sum);
+		XXH64_update(&dig, sum, 8);
+	}
+	if (q != qend)
+		return bad(s, e, MUSE_EFORMAT, "store footer has trailing bytes");
+	XXH64_update(&dig, fb + 16, 8);
+	if (XXH64_digest(&dig) != muse_le64(t + 16))
+		return bad(s, e, MUSE_ECHECKSUM,
+		    "stream digest disagrees with the store footer");
+	s->nblocks = nblocks;
+	if ((s->dctx = ZSTD_createDCtx()) == NULL)
+		return bad(s, e, MUSE_ENOMEM, "out of memory");
+	return s;
+}
+
+void muse_store_free(muse_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->map)
+		munmap((void *)s->map, s->size);
+	ZSTD_freeDCtx(s->dctx);
+	muse_buf_free(&s->raw);
+	free(s->blocks);
+	free(s->name);
+	free(s);
+}
+
+const struct muse_header *muse_store_header(const muse_store *s)
+{
+	return &s->h;
+}
+
+uint64_t muse_store_version(const muse_store *s)
+{
+	return s->version;
+}
+
+uint64_t muse_store_content(const muse_store *s)
+{
+	return s->content;
+}
+
+uint64_t muse_store_records(const muse_store *s)
+{
+	return s->records;
+}
+
+size_t muse_store_nblocks(const muse_store *s)
+{
+	return s->nblocks;
+}
+
+void muse_store_block_keys(const muse_store *s, size_t i,
+	struct muse_key *first, struct muse_key *last)
+{
+	*first = s->blocks[i].first;
+	*last = s->blocks[i].last;
+}
+
+static int block_fail(const muse_store *s, const struct entry *b,
+	struct muse_err *e, int code, const char *msg)
+{
+	muse_err_where(e, s->name, 0, b->offset);
+	return muse_err_set(e, code, "%s", msg);
+}
+
+int muse_store_read_block(muse_store *s, size_t i, struct muse_err *e)
+{
+	const struct entry *b = &s->blocks[i];
+	const uint8_t *bh = s->map + b->offset;
+	uint32_t rawsz = muse_le32(bh + 8), size = muse_le32(bh + 12);
+	XXH64_state_t st;
+	size_t got;
+
+	if (bh[0] != 'B' || bh[1] || bh[2] || bh[3] ||
+	    muse_le32(bh + 4) != b->nrecords || rawsz > MUSE_BLOCK_MAX ||
+	    size > MUSE_BLOCK_MAX || muse_le64(bh + 16) != b->sum ||
+	    size > s->size - b->offset - MUSE_BLOCK_HEADER_SIZE)
+		return block_fail(s, b, e, MUSE_EFORMAT,
+		    "block disagrees with the store footer");
+	XXH64_reset(&st, 0);
+	XXH64_update(&st, bh, 16);
+	XXH64_update(&st, bh + MUSE_BLOCK_HEADER_SIZE, size);
+	if (XXH64_digest(&st) != b->sum)
+		return block_fail(s, b, e, MUSE_ECHECKSUM,
+		    "block checksum mismatch");
+	s->raw.len = 0;
+	if (muse_buf_reserve(&s->raw, (size_t)rawsz + 1))
+		return block_fail(s, b, e, MUSE_ENOMEM, "out of memory");
+	got = ZSTD_decompressDCtx(s->dctx, s->raw.p, rawsz,
+	    bh + MUSE_BLOCK_HEADER_SIZE, size);
+	if (ZSTD_isError(got) || got != rawsz)
+		return block_fail(s, b, e, MUSE_EFORMAT,
+		    "block does not decompress to its stated size");
+	s->cur = s->raw.p;
+	s->end = s->raw.p + got;
+	s->left = b->nrecords;
+	s->block = i;
+	return 0;
+}
+
+int muse_store_next(muse_store *s, const uint8_t **rec, size_t *n,
+	struct muse_err *e)
+{
+	uint64_t len;
+
+	if (s->left == 0) {
+		if (s->cur != s->end) {
+			muse_err_where(e, s->name, 0, s->blocks[s->block].offset);
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "block holds more records than its header says");
+		}
+		return 0;
+	}
+	if (muse_get_varint(&s->cur, s->end, &len) ||
+	    len > (uint64_t)(s->end - s->cur)) {
+		muse_err_where(e, s->name, 0, s->blocks[s->block].offset);
+		return muse_err_set(e, MUSE_EFORMAT, "bad record length in block");
+	}
+	*rec = s->cur;
+	*n = (size_t)len;
+	s->cur += len;
+	s->left--;
+	return 1;
+}

@@ -3,18 +3,23 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "qline.h"
 #include "query.h"
+#include "store.h"
 #include "stream.h"
 
 static const char *prog = "muse-query";
 
-enum { OPT_CI = CHAR_MAX + 1, OPT_SORT, OPT_STATS, OPT_TOP };
+enum { OPT_CI = CHAR_MAX + 1, OPT_SERVE, OPT_SORT, OPT_STATS, OPT_TOP };
 
 static const struct option longopts[] = {
 	{ "asset", required_argument, NULL, 'a' },
@@ -26,6 +31,7 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "metrics", required_argument, NULL, 'm' },
 	{ "segment", required_argument, NULL, 's' },
+	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "title", required_argument, NULL, 't' },
@@ -39,6 +45,7 @@ static void usage(void)
 	printf("Usage: muse-query [-hV] [-a LIST] [-t LIST] [-s LIST] [-c LIST] [-d RANGE]\n"
 	    "                  [-b DIMS] [-m LIST] [--ci LEVEL] [--sort METRIC[:asc]]\n"
 	    "                  [--stats] [--top N] [-o FORMAT] STORE...\n"
+	    "       muse-query --serve STORE\n"
 	    "Answer questions over sketch stores: filter keys, group them, unite\n"
 	    "their sketches (a user counts once in any union) and print metrics.\n"
 	    "STORE - reads standard input.\n"
@@ -59,6 +66,9 @@ static void usage(void)
 	    "                         otherwise), csv, json\n"
 	    "  -s, --segment LIST     audience segments ('*' is all users, the\n"
 	    "                         default)\n"
+	    "      --serve            answer one query (options as above) per line\n"
+	    "                         of stdin with one JSON line each, following\n"
+	    "                         STORE as new versions replace it\n"
 	    "      --sort METRIC[:asc]  order rows by a metric (descending)\n"
 	    "      --stats            report on stderr how many blocks were read\n"
 	    "  -t, --title LIST       titles\n"
@@ -74,11 +84,167 @@ static void warn_cb(void *ctx, const char *msg)
 	muse_cli_warn(prog, "%s", msg);
 }
 
+/* ------------------------------------------------------------------ */
+/* --serve                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The serve loop answers from one mapped version of the store at a time.
+ * A watcher thread notices when the path names a new file (a publisher
+ * renames a new version over it), maps it and leaves it in `next`; the
+ * loop takes it between two queries.  An answer is computed from one
+ * mapping from start to end, so none mixes two versions, and the old
+ * mapping stays valid until the loop lets it go, so no answer waits for
+ * the new version to load.
+ */
+/* Decompressed blocks a serving process keeps in memory. */
+#define SERVE_CACHE ((size_t)2 << 30)
+
+struct follow {
+	const char *path;
+	pthread_mutex_t lock;
+	muse_store *next;         /* a newer version, not yet taken */
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	int stop;
+};
+
+static int same_file(const struct follow *f, const struct stat *st)
+{
+	return st->st_dev == f->dev && st->st_ino == f->ino &&
+	    st->st_mtim.tv_sec == f->mtime.tv_sec &&
+	    st->st_mtim.tv_nsec == f->mtime.tv_nsec;
+}
+
+static void *watch(void *arg)
+{
+	struct follow *f = arg;
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+
+	for (;;) {
+		struct stat st;
+		struct muse_err e;
+		muse_store *s;
+		int stop;
+
+		nanosleep(&pause, NULL);
+		pthread_mutex_lock(&f->lock);
+		stop = f->stop;
+		pthread_mutex_unlock(&f->lock);
+		if (stop)
+			return NULL;
+		if (stat(f->path, &st) != 0 || same_file(f, &st))
+			continue;
+		/* A version that fails to open is skipped; the old one serves. */
+		if ((s = muse_store_open(f->path, &e)) == NULL)
+			continue;
+		muse_store_cache(s, SERVE_CACHE);
+		pthread_mutex_lock(&f->lock);
+		muse_store_free(f->next);
+		f->next = s;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+		f->mtime = st.st_mtim;
+		pthread_mutex_unlock(&f->lock);
+	}
+}
+
+static void json_error(const char *msg, uint64_t version)
+{
+	printf("{\"version\": %llu, \"error\": \"", (unsigned long long)version);
+	for (const char *p = msg; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			putchar('\\');
+		if ((unsigned char)*p >= 0x20)
+			putchar(*p);
+	}
+	printf("\"}\n");
+}
+
+static int serve(const char *path)
+{
+	struct follow f;
+	struct muse_err e;
+	struct stat st;
+	muse_store *cur = NULL;
+	pthread_t tid;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	memset(&f, 0, sizeof(f));
+	muse_err_clear(&e);
+	f.path = path;
+	if (stat(path, &st) != 0 || (cur = muse_store_open(path, &e)) == NULL) {
+		if (e.code == MUSE_OK || e.name[0] == '\0') {
+			muse_err_where(&e, path, 0, UINT64_MAX);
+			muse_err_set(&e, MUSE_EUSAGE, "--serve needs an indexed store "
+			    "(one written by muse-sketch or muse-merge)");
+		}
+		muse_cli_err(prog, &e);
+		return MUSE_EXIT_ERROR;
+	}
+	muse_store_cache(cur, SERVE_CACHE);
+	f.dev = st.st_dev;
+	f.ino = st.st_ino;
+	f.mtime = st.st_mtim;
+	pthread_mutex_init(&f.lock, NULL);
+	if (pthread_create(&tid, NULL, watch, &f) != 0) {
+		muse_cli_warn(prog, "cannot start the watcher thread");
+		muse_store_free(cur);
+		pthread_mutex_destroy(&f.lock);
+		return MUSE_EXIT_ERROR;
+	}
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		muse_query *q;
+		uint64_t version;
+
+		pthread_mutex_lock(&f.lock);
+		if (f.next) {
+			muse_store_free(cur);
+			cur = f.next;
+			f.next = NULL;
+		}
+		pthread_mutex_unlock(&f.lock);
+		version = muse_store_version(cur);
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		muse_err_clear(&e);
+		if ((q = muse_query_new(&e)) == NULL) {
+			json_error(e.msg, version);
+			continue;
+		}
+		muse_query_set_format(q, MUSE_FMT_JSONL);
+		muse_query_set_version(q, version, muse_store_content(cur));
+		if (muse_qline_apply(q, line, (size_t)n, &e) ||
+		    muse_query_add_mapped(q, cur, &e) ||
+		    muse_query_write(q, stdout, NULL, NULL, &e)) {
+			char buf[1024];
+
+			json_error(muse_err_format(&e, buf, sizeof(buf)), version);
+		}
+		muse_query_free(q);
+		if (fflush(stdout) != 0)
+			break;
+	}
+	free(line);
+	pthread_mutex_lock(&f.lock);
+	f.stop = 1;
+	pthread_mutex_unlock(&f.lock);
+	pthread_join(tid, NULL);
+	muse_store_free(f.next);
+	muse_store_free(cur);
+	pthread_mutex_destroy(&f.lock);
+	return MUSE_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct muse_err e;
 	muse_query *q;
 	int c, rc = 0, status = MUSE_EXIT_OK, fmt_set = 0, stats = 0;
+	int serving = 0;
 	uint64_t v;
 
 	muse_cli_setup();
@@ -119,6 +285,9 @@ int main(int argc, char **argv)
 		case 's':
 			rc = muse_query_filter(q, MUSE_DIM_SEGMENT, optarg, &e);
 			break;
+		case OPT_SERVE:
+			serving = 1;
+			break;
 		case OPT_SORT:
 			rc = muse_query_sort(q, optarg, &e);
 			break;
@@ -152,6 +321,13 @@ int main(int argc, char **argv)
 	if (optind == argc) {
 		muse_query_free(q);
 		return muse_cli_usage_error(prog, "no STORE given");
+	}
+	if (serving) {
+		muse_query_free(q);
+		if (argc - optind != 1)
+			return muse_cli_usage_error(prog,
+			    "--serve follows exactly one STORE");
+		return muse_cli_close_stdout(prog, serve(argv[optind]));
 	}
 	if (!fmt_set)
 		muse_query_set_format(q, isatty(STDOUT_FILENO) ? MUSE_FMT_TABLE :

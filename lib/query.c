@@ -86,6 +86,7 @@ struct muse_query {
 	size_t nslots;
 	struct muse_acc rec;
 	struct muse_buf key;
+	uint64_t version, content;  /* named by JSON lines (--serve) */
 	uint64_t blocks_read;       /* of indexed stores, for --stats */
 	uint64_t blocks_total;
 	uint64_t stores_scanned;    /* read whole, without an index */
@@ -279,6 +280,12 @@ int muse_query_format(muse_query *q, const char *name, struct muse_err *e)
 void muse_query_set_format(muse_query *q, enum muse_format f)
 {
 	q->fmt = f;
+}
+
+void muse_query_set_version(muse_query *q, uint64_t version, uint64_t content)
+{
+	q->version = version;
+	q->content = content;
 }
 
 /* ---- reading ---- */
@@ -578,8 +585,55 @@ static int block_may_match(const muse_query *q, const struct muse_key *lo,
 	return 1;
 }
 
+/*
+ * Whether any value a filter can match has its bit in a zone's set; only
+ * filters made of literal values can tell (a glob can match anything).
+ */
+static int zone_may_match(const struct patterns *p, uint64_t bits)
+{
+	uint64_t want = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (strcspn(p->v[i], "*?[\\") != strlen(p->v[i]))
+			return 1;
+		want |= muse_zone_bit(p->v[i], strlen(p->v[i]));
+	}
+	return p->n == 0 || (want & bits) != 0;
+}
+
+static int block_zone_ok(const muse_query *q, const struct muse_zone *z)
+{
+	static const int dim[3] = { MUSE_DIM_ASSET, MUSE_DIM_SEGMENT,
+		MUSE_DIM_COUNTRY };
+
+	if (q->has_dates && (q->h.dims & 1u << MUSE_DIM_DATE) &&
+	    ((int64_t)z->max_day < q->day_from || (int64_t)z->min_day > q->day_to))
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		int d = dim[i];
+
+		if (!(q->h.dims & 1u << d))
+			continue;
+		if (d == MUSE_DIM_SEGMENT && !q->filter[d].n &&
+		    !(q->by & 1u << MUSE_DIM_SEGMENT)) {
+			if (!(z->bits[i] & muse_zone_bit("*", 1)))
+				return 0;
+			continue;
+		}
+		if (d == MUSE_DIM_SEGMENT && q->filter[d].n == 1 &&
+		    strcmp(q->filter[d].v[0], "*") == 0) {
+			if (!(z->bits[i] & muse_zone_bit("*", 1)))
+				return 0;
+			continue;
+		}
+		if (!zone_may_match(&q->filter[d], z->bits[i]))
+			return 0;
+	}
+	return 1;
+}
+
 /* Reads the blocks of an indexed store that can matter. */
-static int add_indexed(muse_query *q, muse_store *st, struct muse_err *e)
+int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 {
 	int rc;
 
@@ -592,7 +646,8 @@ static int add_indexed(muse_query *q, muse_store *st, struct muse_err *e)
 		size_t n;
 
 		muse_store_block_keys(st, i, &lo, &hi);
-		if (!block_may_match(q, &lo, &hi))
+		if (!block_may_match(q, &lo, &hi) ||
+		    !block_zone_ok(q, muse_store_block_zone(st, i)))
 			continue;
 		q->blocks_read++;
 		if ((rc = muse_store_read_block(st, i, e)))
@@ -615,7 +670,7 @@ int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 	int rc, streams = 0;
 
 	if ((st = muse_store_open(path, e)) != NULL) {
-		rc = add_indexed(q, st, e);
+		rc = muse_query_add_mapped(q, st, e);
 		muse_store_free(st);
 		return rc;
 	}
@@ -822,11 +877,35 @@ static size_t width(const char *s)
 }
 
 static void write_cells(const muse_query *q, FILE *out, char **head,
-	struct cell *cells, size_t ncols, size_t nrows)
+	struct cell *cells, size_t ncols, size_t nrows, const char *warnings)
 {
 	size_t *w;
 
 	switch (q->fmt) {
+	case MUSE_FMT_JSONL:
+		fprintf(out, "{\"version\": %llu, \"content\": \"%016llx\", "
+		    "\"rows\": [", (unsigned long long)q->version,
+		    (unsigned long long)q->content);
+		for (size_t r = 0; r < nrows; r++) {
+			fputs(r ? ", {" : "{", out);
+			for (size_t c = 0; c < ncols; c++) {
+				struct cell *x = &cells[r * ncols + c];
+
+				if (c)
+					fputs(", ", out);
+				put_json_string(out, head[c]);
+				fputs(": ", out);
+				if (x->null)
+					fputs("null", out);
+				else if (x->numeric)
+					fputs(x->s, out);
+				else
+					put_json_string(out, x->s);
+			}
+			fputc('}', out);
+		}
+		fprintf(out, "], \"warnings\": [%s]}\n", warnings);
+		break;
 	case MUSE_FMT_TSV:
 	case MUSE_FMT_CSV:
 		for (size_t c = 0; c < ncols; c++) {
@@ -911,8 +990,51 @@ static void write_cells(const muse_query *q, FILE *out, char **head,
 	}
 }
 
+/* Collects warnings as a JSON array's items (for JSON lines). */
+static void warn_json(void *ctx, const char *msg)
+{
+	struct muse_buf *b = ctx;
+	char *esc = malloc(2 * strlen(msg) + 3), *w = esc;
+
+	if (esc == NULL)
+		return;
+	*w++ = '"';
+	for (const char *p = msg; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			*w++ = '\\';
+		*w++ = *p;
+	}
+	*w++ = '"';
+	if (b->len)
+		muse_buf_put(b, ", ", 2);
+	muse_buf_put(b, esc, (size_t)(w - esc));
+	free(esc);
+}
+
+static int write_answer(muse_query *q, FILE *out,
+	void (*warn)(void *ctx, const char *msg), void *ctx,
+	struct muse_buf *warnings, struct muse_err *e);
+
 int muse_query_write(muse_query *q, FILE *out,
 	void (*warn)(void *ctx, const char *msg), void *ctx, struct muse_err *e)
+{
+	struct muse_buf wbuf = { 0 };
+
+	if (q->fmt == MUSE_FMT_JSONL) {
+		warn = warn_json;
+		ctx = &wbuf;
+	}
+	{
+		int rc = write_answer(q, out, warn, ctx, &wbuf, e);
+
+		muse_buf_free(&wbuf);
+		return rc;
+	}
+}
+
+static int write_answer(muse_query *q, FILE *out,
+	void (*warn)(void *ctx, const char *msg), void *ctx,
+	struct muse_buf *warnings, struct muse_err *e)
 {
 	struct row *rows;
 	struct cell *cells = NULL;
@@ -996,11 +1118,15 @@ int muse_query_write(muse_query *q, FILE *out,
 			}
 		}
 	}
-	write_cells(q, out, head, cells, ncols, nrows);
+	if (muse_buf_put_u8(warnings, 0) == 0)
+		write_cells(q, out, head, cells, ncols, nrows,
+		    (const char *)warnings->p);
 	for (size_t i = 0; i < nrows * ncols; i++)
 		free(cells[i].s);
 	free(cells);
 	free(rows);
+	if (warnings->len == 0)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	if (fflush(out) != 0 || ferror(out))
 		return muse_err_set(e, MUSE_EIO, "write error: %s",
 		    strerror(errno ? errno : EIO));

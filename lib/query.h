@@ -19,7 +19,9 @@ enum muse_metric {
 	MUSE_M_AUTHENTIC_RATE, MUSE_M_BOUNCE_RATE, MUSE_NMETRICS
 };
 
-enum muse_format { MUSE_FMT_TABLE, MUSE_FMT_TSV, MUSE_FMT_CSV, MUSE_FMT_JSON };
+/* MUSE_FMT_JSONL: one JSON object per answer on one line (--serve). */
+enum muse_format { MUSE_FMT_TABLE, MUSE_FMT_TSV, MUSE_FMT_CSV, MUSE_FMT_JSON,
+	MUSE_FMT_JSONL };
 
 typedef struct muse_query muse_query;
 
@@ -40,6 +42,12 @@ void muse_query_set_format(muse_query *q, enum muse_format f);
 
 /* Reads every stream of a store file into the query's groups. */
 int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e);
+struct muse_store;
+/* Reads the blocks of an open, indexed store that the filters can need. */
+int muse_query_add_mapped(muse_query *q, struct muse_store *st,
+	struct muse_err *e);
+/* The version and content checksum a JSON line answer names. */
+void muse_query_set_version(muse_query *q, uint64_t version, uint64_t content);
 /*
  * Writes the answer.  Warnings that are not errors (a filter value that
  * matches nothing, counters that cannot be added over several segments)

@@ -30,7 +30,10 @@ struct entry {
 	uint64_t offset;
 	uint64_t sum;
 	uint32_t nrecords;
+	struct muse_zone zone;
 	struct muse_key first, last;
+	uint8_t *cached;          /* the checked, decompressed records */
+	uint32_t cached_len;
 };
 
 struct muse_store {
@@ -43,6 +46,7 @@ struct muse_store {
 	size_t nblocks;
 	ZSTD_DCtx *dctx;
 	struct muse_buf raw;
+	size_t cache_left;        /* bytes the block cache may still take */
 	const uint8_t *cur, *end;
 	uint32_t left;
 	size_t block;
@@ -153,7 +157,7 @@ muse_store *muse_store_open(const char *path, struct muse_err *e)
 	if (muse_le32(t + 4) != nblocks + 1 || muse_le64(t + 8) != s->records)
 		return bad(s, e, MUSE_EFORMAT,
 		    "trailer counts disagree with the store footer");
-	if (nblocks > len / 22)
+	if (nblocks > len / 58)
 		return bad(s, e, MUSE_EFORMAT, "bad store footer block count");
 	s->blocks = calloc(nblocks + 1, sizeof(*s->blocks));
 	if (s->blocks == NULL)
@@ -167,12 +171,19 @@ muse_store *muse_store_open(const char *path, struct muse_err *e)
 		size_t kn;
 		uint8_t sum[8];
 
-		if (qend - q < 20)
+		if (qend - q < 56)
 			return bad(s, e, MUSE_EFORMAT, "store footer cut short");
 		b->offset = muse_le64(q);
 		b->sum = muse_le64(q + 8);
 		b->nrecords = muse_le32(q + 16);
-		q += 20;
+		b->zone.min_day = muse_le32(q + 20);
+		b->zone.max_day = muse_le32(q + 24);
+		b->zone.bits[0] = muse_le64(q + 32);
+		b->zone.bits[1] = muse_le64(q + 40);
+		b->zone.bits[2] = muse_le64(q + 48);
+		if (muse_le32(q + 28) != 0 || b->zone.min_day > b->zone.max_day)
+			return bad(s, e, MUSE_EFORMAT, "bad zone in store footer");
+		q += 56;
 		if (b->offset < MUSE_HEADER_SIZE || b->offset < prev ||
 		    b->offset + MUSE_BLOCK_HEADER_SIZE > (uint64_t)(fb - s->map) ||
 		    b->nrecords == 0)
@@ -205,6 +216,8 @@ void muse_store_free(muse_store *s)
 		return;
 	if (s->map)
 		munmap((void *)s->map, s->size);
+	for (size_t i = 0; s->blocks && i < s->nblocks; i++)
+		free(s->blocks[i].cached);
 	ZSTD_freeDCtx(s->dctx);
 	muse_buf_free(&s->raw);
 	free(s->blocks);
@@ -244,6 +257,11 @@ void muse_store_block_keys(const muse_store *s, size_t i,
 	*last = s->blocks[i].last;
 }
 
+const struct muse_zone *muse_store_block_zone(const muse_store *s, size_t i)
+{
+	return &s->blocks[i].zone;
+}
+
 static int block_fail(const muse_store *s, const struct entry *b,
 	struct muse_err *e, int code, const char *msg)
 {
@@ -251,14 +269,26 @@ static int block_fail(const muse_store *s, const struct entry *b,
 	return muse_err_set(e, code, "%s", msg);
 }
 
+void muse_store_cache(muse_store *s, size_t bytes)
+{
+	s->cache_left = bytes;
+}
+
 int muse_store_read_block(muse_store *s, size_t i, struct muse_err *e)
 {
-	const struct entry *b = &s->blocks[i];
+	struct entry *b = &s->blocks[i];
 	const uint8_t *bh = s->map + b->offset;
 	uint32_t rawsz = muse_le32(bh + 8), size = muse_le32(bh + 12);
 	XXH64_state_t st;
 	size_t got;
 
+	if (b->cached) {
+		s->cur = b->cached;
+		s->end = b->cached + b->cached_len;
+		s->left = b->nrecords;
+		s->block = i;
+		return 0;
+	}
 	if (bh[0] != 'B' || bh[1] || bh[2] || bh[3] ||
 	    muse_le32(bh + 4) != b->nrecords || rawsz > MUSE_BLOCK_MAX ||
 	    size > MUSE_BLOCK_MAX || muse_le64(bh + 16) != b->sum ||
@@ -283,6 +313,13 @@ int muse_store_read_block(muse_store *s, size_t i, struct muse_err *e)
 	s->end = s->raw.p + got;
 	s->left = b->nrecords;
 	s->block = i;
+	if (got <= s->cache_left && (b->cached = malloc(got ? got : 1)) != NULL) {
+		memcpy(b->cached, s->raw.p, got);
+		b->cached_len = (uint32_t)got;
+		s->cache_left -= got;
+		s->cur = b->cached;
+		s->end = b->cached + got;
+	}
 	return 0;
 }
 

@@ -34,6 +34,14 @@ size_t muse_store_nblocks(const muse_store *s);
 void muse_store_block_keys(const muse_store *s, size_t i,
 	struct muse_key *first, struct muse_key *last);
 /*
+ * Lets the store keep up to bytes of decompressed blocks in memory once
+ * they have been read and checked (a long-lived server answers from
+ * memory; a one-shot query needs no cache).  Default 0.
+ */
+void muse_store_cache(muse_store *s, size_t bytes);
+/* The zone of block i: its days and hashed sets of values. */
+const struct muse_zone *muse_store_block_zone(const muse_store *s, size_t i);
+/*
  * Checks and decompresses block i; then muse_store_next hands out its
  * records one by one (1, or 0 at the block's end).
  */

@@ -232,6 +232,7 @@ struct muse_writer {
 	struct muse_buf index;    /* the entries so far */
 	struct muse_buf first;    /* first key of the open block */
 	struct muse_buf last;     /* key of the last record added */
+	struct muse_zone zone;    /* what the open block's keys hold */
 };
 
 static int write_bytes(muse_writer *w, const void *p, size_t n,
@@ -311,6 +312,12 @@ static int flush_block(muse_writer *w, struct muse_err *e)
 	if (w->indexed && (muse_buf_put_le64(&w->index, w->pos) ||
 	    muse_buf_put_le64(&w->index, sum) ||
 	    muse_buf_put_le32(&w->index, w->block_records) ||
+	    muse_buf_put_le32(&w->index, w->zone.min_day) ||
+	    muse_buf_put_le32(&w->index, w->zone.max_day) ||
+	    muse_buf_put_le32(&w->index, 0) ||
+	    muse_buf_put_le64(&w->index, w->zone.bits[0]) ||
+	    muse_buf_put_le64(&w->index, w->zone.bits[1]) ||
+	    muse_buf_put_le64(&w->index, w->zone.bits[2]) ||
 	    muse_buf_put_str(&w->index, (const char *)w->first.p, w->first.len) ||
 	    muse_buf_put_str(&w->index, (const char *)w->last.p, w->last.len)))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -353,6 +360,12 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 		    (w->first.len = 0, muse_buf_put(&w->first, w->last.p,
 		    w->last.len))))
 			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		if (w->block_records == 0) {
+			w->zone.min_day = UINT32_MAX;
+			w->zone.max_day = 0;
+			memset(w->zone.bits, 0, sizeof(w->zone.bits));
+		}
+		muse_zone_add(&w->zone, w->dims, &k);
 	}
 	w->block_records++;
 	w->nrecords++;
@@ -404,6 +417,26 @@ static int write_footer(muse_writer *w, struct muse_err *e)
 	w->nblocks++;
 	muse_buf_free(&p);
 	return rc;
+}
+
+uint64_t muse_zone_bit(const char *s, size_t n)
+{
+	return UINT64_C(1) << (XXH3_64bits(s, n) & 63);
+}
+
+void muse_zone_add(struct muse_zone *z, uint8_t dims, const struct muse_key *k)
+{
+	static const int dim[3] = { MUSE_DIM_ASSET, MUSE_DIM_SEGMENT,
+		MUSE_DIM_COUNTRY };
+	uint32_t day = (uint32_t)k->day;
+
+	if (day < z->min_day)
+		z->min_day = day;
+	if (day > z->max_day)
+		z->max_day = day;
+	for (int i = 0; i < 3; i++)
+		if (dims & 1u << dim[i])
+			z->bits[i] |= muse_zone_bit(k->s[dim[i]].p, k->s[dim[i]].n);
 }
 
 void muse_writer_set_version(muse_writer *w, uint64_t version)

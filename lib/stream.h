@@ -103,6 +103,19 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
  * needs and a delta can name the states it goes from and to.
  */
 #define MUSE_FOOTER_STORE 1
+/*
+ * A block's zone, kept in the footer's index: the range of its days and,
+ * for asset, segment and country, a 64-bit set of hashed values (bit
+ * XXH3-64(value) mod 64), so that a query can pass over blocks that cannot
+ * hold the values it asks for even where the key order does not help.
+ */
+struct muse_key;
+struct muse_zone {
+	uint32_t min_day, max_day;
+	uint64_t bits[3];     /* asset, segment, country */
+};
+uint64_t muse_zone_bit(const char *s, size_t n);
+void muse_zone_add(struct muse_zone *z, uint8_t dims, const struct muse_key *k);
 #define MUSE_FOOTER_MAGIC "MUSEFOOT"
 /* The version a store's footer carries (default 0). */
 void muse_writer_set_version(muse_writer *w, uint64_t version);

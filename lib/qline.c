@@ -1,0 +1,178 @@
+/*
+ * qline.c - the --serve query line parser.  It is a parser of untrusted
+ * input: every length is bounded (MUSE_QLINE_MAX bytes, MUSE_QLINE_WORDS
+ * words), quotes must close, and nothing is allocated beyond a copy of the
+ * line.  Options are matched by exact name; values go to the same setters
+ * the command line uses, so both accept the same things.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "qline.h"
+#include "stream.h"
+
+struct opt {
+	const char *name;
+	char letter;
+	int which;
+};
+
+enum { Q_ASSET, Q_TITLE, Q_SEGMENT, Q_COUNTRY, Q_DATE, Q_BY, Q_METRICS,
+	Q_CI, Q_SORT, Q_TOP };
+
+static const struct opt opts[] = {
+	{ "asset", 'a', Q_ASSET },
+	{ "by", 'b', Q_BY },
+	{ "ci", 0, Q_CI },
+	{ "country", 'c', Q_COUNTRY },
+	{ "date", 'd', Q_DATE },
+	{ "metrics", 'm', Q_METRICS },
+	{ "segment", 's', Q_SEGMENT },
+	{ "sort", 0, Q_SORT },
+	{ "title", 't', Q_TITLE },
+	{ "top", 0, Q_TOP },
+};
+
+/*
+ * Splits buf in place into words; returns their count, or -1 with e set.
+ * Quotes group, backslash escapes the next byte (outside single quotes).
+ */
+static int split(char *buf, char **words, struct muse_err *e)
+{
+	char *r = buf, *w = buf;
+	int n = 0;
+
+	for (;;) {
+		while (*r == ' ' || *r == '\t')
+			r++;
+		if (*r == '\0')
+			return n;
+		if (n == MUSE_QLINE_WORDS) {
+			muse_err_set(e, MUSE_EUSAGE, "more than %d words in a query",
+			    MUSE_QLINE_WORDS);
+			return -1;
+		}
+		words[n++] = w;
+		while (*r && *r != ' ' && *r != '\t') {
+			if (*r == '\'') {
+				char *end = strchr(r + 1, '\'');
+
+				if (end == NULL)
+					goto unterminated;
+				memmove(w, r + 1, (size_t)(end - r - 1));
+				w += end - r - 1;
+				r = end + 1;
+			} else if (*r == '"') {
+				r++;
+				while (*r && *r != '"') {
+					if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+						r++;
+					*w++ = *r++;
+				}
+				if (*r != '"')
+					goto unterminated;
+				r++;
+			} else if (*r == '\\' && r[1]) {
+				*w++ = r[1];
+				r += 2;
+			} else {
+				*w++ = *r++;
+			}
+		}
+		if (*r)
+			r++;
+		*w++ = '\0';
+	}
+unterminated:
+	muse_err_set(e, MUSE_EUSAGE, "unterminated quote in query");
+	return -1;
+}
+
+static int apply(muse_query *q, int which, const char *v, struct muse_err *e)
+{
+	uint64_t n = 0;
+
+	switch (which) {
+	case Q_ASSET: return muse_query_filter(q, MUSE_DIM_ASSET, v, e);
+	case Q_TITLE: return muse_query_filter(q, MUSE_DIM_TITLE, v, e);
+	case Q_SEGMENT: return muse_query_filter(q, MUSE_DIM_SEGMENT, v, e);
+	case Q_COUNTRY: return muse_query_filter(q, MUSE_DIM_COUNTRY, v, e);
+	case Q_DATE: return muse_query_dates(q, v, e);
+	case Q_BY: return muse_query_by(q, v, e);
+	case Q_METRICS: return muse_query_metrics(q, v, e);
+	case Q_CI: return muse_query_ci(q, v, e);
+	case Q_SORT: return muse_query_sort(q, v, e);
+	case Q_TOP:
+		for (const char *p = v; *p; p++) {
+			if (*p < '0' || *p > '9' || n > UINT64_MAX / 10 - 1)
+				return muse_err_set(e, MUSE_EUSAGE, "bad --top \"%s\"", v);
+			n = n * 10 + (uint64_t)(*p - '0');
+		}
+		if (n == 0)
+			return muse_err_set(e, MUSE_EUSAGE, "bad --top \"%s\"", v);
+		muse_query_top(q, n);
+		return 0;
+	}
+	return muse_err_set(e, MUSE_EUSAGE, "bad option");
+}
+
+int muse_qline_apply(muse_query *q, const char *line, size_t n,
+	struct muse_err *e)
+{
+	char *buf, *words[MUSE_QLINE_WORDS];
+	int nw, rc = 0;
+
+	if (n > MUSE_QLINE_MAX)
+		return muse_err_set(e, MUSE_EUSAGE, "query longer than %d bytes",
+		    MUSE_QLINE_MAX);
+	if (memchr(line, '\0', n) != NULL)
+		return muse_err_set(e, MUSE_EUSAGE, "NUL byte in query");
+	if ((buf = malloc(n + 1)) == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	if ((nw = split(buf, words, e)) < 0) {
+		free(buf);
+		return MUSE_EUSAGE;
+	}
+	for (int i = 0; i < nw && rc == 0; i++) {
+		const char *w = words[i], *val = NULL;
+		const struct opt *o = NULL;
+
+		if (w[0] == '-' && w[1] == '-') {
+			const char *eq = strchr(w + 2, '=');
+			size_t len = eq ? (size_t)(eq - w - 2) : strlen(w + 2);
+
+			for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+				if (strlen(opts[k].name) == len &&
+				    strncmp(opts[k].name, w + 2, len) == 0)
+					o = &opts[k];
+			if (eq)
+				val = eq + 1;
+		} else if (w[0] == '-' && w[1] != '\0') {
+			for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+				if (opts[k].letter == w[1])
+					o = &opts[k];
+			if (w[2] != '\0')
+				val = w + 2;
+		}
+		if (o == NULL) {
+			rc = muse_err_set(e, MUSE_EUSAGE,
+			    w[0] == '-' ? "unknown option \"%s\"" :
+			    "unexpected word \"%s\" (a query holds options only)",
+			    w);
+			break;
+		}
+		if (val == NULL) {
+			if (i + 1 == nw) {
+				rc = muse_err_set(e, MUSE_EUSAGE,
+				    "option \"%s\" needs a value", w);
+				break;
+			}
+			val = words[++i];
+		}
+		rc = apply(q, o->which, val, e);
+	}
+	free(buf);
+	return rc;
+}

@@ -21,9 +21,9 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libzstd libxxhash 2>/dev/null)
 DEPS_LIBS := $(shell $(PKG_CONFIG) --libs libzstd libxxhash 2>/dev/null || echo -lzstd -lxxhash)
-MUSE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-sign-compare \
+MUSE_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -Wshadow -Wno-sign-compare \
 	-Ilib -DMUSE_VERSION='"$(VERSION)"' $(DEPS_CFLAGS) -MMD -MP
-MUSE_LIBS = $(DEPS_LIBS) -lm
+MUSE_LIBS = $(DEPS_LIBS) -lm -pthread
 
 ifeq ($(V),1)
 Q =

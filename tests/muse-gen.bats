@@ -194,3 +194,101 @@ expect_stderr_contains() {
 	    fail "status $status: $(cat err)"
 	[ ! -s err ] || fail "stderr: $(cat err)"
 }
+
+# ---------------------------------------------------------------------
+# --events: straight to event streams
+
+@test "--events -O DIR: each stream is what muse-ingest makes of the CSV" {
+	run --separate-stderr muse-gen $G --events -O ev
+	expect_status 0
+	[ -z "$output" ] || fail "stdout: $output"
+	[ "$(ls ev | tr '\n' ' ')" = "affinities.mev assets.mev impressions.mev plays.mev " ] ||
+	    fail "in ev: $(ls -A ev)"
+	for t in impressions plays affinities assets; do
+		muse-ingest -o "$t.mev" "$D/ref/$t.csv"
+		cmp "$t.mev" "ev/$t.mev" || fail "$t: differs from muse-ingest"
+	done
+}
+
+@test "--events --table X writes exactly DIR/X.mev, on stdout or with -o" {
+	muse-gen $G --events -O ev
+	for t in impressions plays affinities assets; do
+		muse-gen $G --events --table "$t" > "$t.mev"
+		cmp "ev/$t.mev" "$t.mev" || fail "$t: stdout differs"
+		run --separate-stderr muse-gen $G --events --table "$t" -o "$t.o.mev"
+		expect_status 0
+		[ -z "$output" ] || fail "$t: stdout not empty"
+		cmp "ev/$t.mev" "$t.o.mev" || fail "$t: -o differs"
+	done
+	! ls ./*.tmp.* 2>/dev/null || fail "temporary left"
+}
+
+@test "--events with other options: still muse-ingest of the CSV" {
+	local opts='-q -u 1200 -d 3 -T 40 -s 11 --start 2024-02-28'
+	muse-gen $opts -O csv
+	muse-gen $opts --events -O ev
+	for t in impressions plays affinities assets; do
+		muse-ingest "csv/$t.csv" > "$t.mev"
+		cmp "$t.mev" "ev/$t.mev" || fail "$t: differs from muse-ingest"
+	done
+	run --separate-stderr muse-cat --check ev/impressions.mev ev/plays.mev ev/affinities.mev ev/assets.mev
+	expect_status 0
+}
+
+@test "--events -O DIR: a failed write leaves no stream and no temporary" {
+	run --separate-stderr bash -c \
+	    'trap "" XFSZ; ulimit -f 4; muse-gen $1 --events -O out' _ "$G"
+	expect_status 2
+	expect_stderr_contains "muse-gen: out/"
+	expect_stderr_contains "write error"
+	[ -z "$(ls -A out)" ] || fail "left in out: $(ls -A out)"
+}
+
+@test "--events -o FILE: a failed write leaves no file and no temporary" {
+	echo precious > keep.mev
+	run --separate-stderr bash -c \
+	    'trap "" XFSZ; ulimit -f 4; muse-gen $1 --events --table impressions -o keep.mev' _ "$G"
+	expect_status 2
+	expect_stderr_contains "muse-gen: keep.mev: write error"
+	[ "$(cat keep.mev)" = precious ] || fail "keep.mev was replaced"
+	! ls keep.mev.tmp.* 2>/dev/null || fail "temporary left"
+}
+
+@test "--events to /dev/full is an error, reported once" {
+	for t in impressions assets; do
+		run --separate-stderr bash -c 'muse-gen $1 --events --table $2 > /dev/full' _ "$G" "$t"
+		expect_status 2
+		expect_stderr_contains "muse-gen: "
+		[ "$(printf '%s\n' "$stderr" | grep -c 'write error')" -eq 1 ] ||
+		    fail "$t: not reported exactly once: $stderr"
+	done
+}
+
+@test "--events refuses a terminal unless -f" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	run script -qec "muse-gen $G --events --table assets" /dev/null
+	expect_status 2
+	expect_output_contains "refusing to write binary output to a terminal"
+	run script -qec "muse-gen $G --events --force --table assets > /dev/null" /dev/null
+	expect_status 0
+	# CSV may go to a terminal as ever.
+	run script -qec "muse-gen $G --table assets" /dev/null
+	expect_status 0
+	expect_output_contains "asset_id,title_id,asset_type"
+}
+
+@test "--events | head -c1: SIGPIPE ends it quietly" {
+	run bash -c 'set -o pipefail; muse-gen -q -u 2000 -d 3 --events --table impressions 2>err | head -c1 >/dev/null'
+	[ "$status" -eq 0 ] || [ "$status" -eq 141 ] ||
+	    fail "status $status: $(cat err)"
+	[ ! -s err ] || fail "stderr: $(cat err)"
+}
+
+@test "--events --progress: progress on stderr, streams unchanged" {
+	run --separate-stderr muse-gen -u 300 -d 2 -T 5 -s 3 --events --progress -O ev
+	expect_status 0
+	expect_stderr_contains "muse-gen: "
+	expect_stderr_contains " rows, "
+	muse-gen $G --events --table plays > plays.mev
+	cmp ev/plays.mev plays.mev
+}

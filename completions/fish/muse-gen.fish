@@ -1,6 +1,8 @@
-# fish completion for muse-gen(1): synthetic input tables as CSV.
+# fish completion for muse-gen(1): synthetic input tables as CSV or event streams.
 complete -c muse-gen -f
 complete -c muse-gen -s d -l days -x -d 'Number of days (default 7)'
+complete -c muse-gen -l events -d 'Write event streams instead of CSV'
+complete -c muse-gen -s f -l force -d 'With --events: write binary output to a terminal'
 complete -c muse-gen -s h -l help -d 'Print help and exit'
 complete -c muse-gen -s O -l output-dir -x -a '(__fish_complete_directories)' -d 'Write all four tables into DIR'
 complete -c muse-gen -s o -l output -r -F -d 'With --table: write FILE'

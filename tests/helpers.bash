@@ -41,6 +41,30 @@ expect_output_contains() {
 	esac
 }
 
+# expect_stderr_contains TEXT (after `run --separate-stderr`)
+expect_stderr_contains() {
+	case $stderr in
+	*"$1"*) ;;
+	*) fail "expected stderr to contain \"$1\", got: $stderr" ;;
+	esac
+}
+
+# refused NAME WANT CMD...: CMD exits 2 and prints WANT (a glob) on stderr;
+# NAME names the case.  Runs without `run`, which loops cannot afford.
+refused() {
+	local n=$1 want=$2 st=0
+	shift 2
+	"$@" > out 2> err || st=$?
+	[ "$st" -eq 2 ] || fail "$n: status $st: $(cat err)"
+	[[ $(< err) == $want ]] || fail "$n: stderr: $(cat err)"
+}
+
+# refused_quiet NAME WANT CMD...: as refused, and nothing on stdout.
+refused_quiet() {
+	refused "$@" || return 1
+	[ ! -s out ] || fail "$1: output written: $(head -c 200 out)"
+}
+
 # no_partial FILE...: none of the files (nor temporaries beside them) exist.
 no_partial() {
 	local f

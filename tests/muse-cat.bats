@@ -28,13 +28,6 @@ setup_file() {
 
 D=$BATS_FILE_TMPDIR
 
-expect_stderr_contains() {
-	case $stderr in
-	*"$1"*) ;;
-	*) fail "expected stderr to contain \"$1\", got: $stderr" ;;
-	esac
-}
-
 # flips FILE: writes flip.OFF for every 7th byte offset of FILE, with bit
 # OFF % 8 of that byte inverted.
 flips() {
@@ -189,16 +182,6 @@ b = open(sys.argv[1], "rb").read()
 for n in range(1, len(b), int(sys.argv[2])):
     open("cut.%d" % n, "wb").write(b[:n])
 ' "$1" "${2:-1}"
-}
-
-# refused N WANT CMD...: CMD exits 2 and prints WANT (a glob) on stderr;
-# N names the case.  Runs without `run`, which the loops cannot afford.
-refused() {
-	local n=$1 want=$2 st=0
-	shift 2
-	"$@" > out 2> err || st=$?
-	[ "$st" -eq 2 ] || fail "$n: status $st: $(cat err)"
-	[[ $(< err) == $want ]] || fail "$n: stderr: $(cat err)"
 }
 
 @test "a sketch stream cut at any offset is an error, never a smaller answer" {

@@ -18,15 +18,6 @@ setup() {
 	gen_small
 }
 
-# expect_stderr_contains TEXT: the last `run --separate-stderr` printed
-# TEXT on stderr.
-expect_stderr_contains() {
-	case $stderr in
-	*"$1"*) ;;
-	*) fail "expected stderr to contain \"$1\", got: $stderr" ;;
-	esac
-}
-
 # expect_stderr TEXT: stderr was exactly TEXT.
 expect_stderr() {
 	[ "$stderr" = "$1" ] || fail "expected stderr:
@@ -37,7 +28,7 @@ $stderr"
 
 # refused FILE WANT [OPTION...]: ingesting FILE with -o fails with status 2,
 # exactly the message WANT, nothing on stdout and no output file.
-refused() {
+ingest_refused() {
 	local file=$1 want=$2
 	shift 2
 	run --separate-stderr muse-ingest "$@" -o out.mev "$file"
@@ -115,7 +106,7 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 	run muse-ingest -o q.mev plays.csv
 	expect_status 0
 	cmp p.mev q.mev
-	refused impressions.csv \
+	ingest_refused impressions.csv \
 	    'muse-ingest: impressions.csv:1: missing column "duration_s" for table plays' \
 	    --table plays
 }
@@ -160,7 +151,7 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 
 @test "-o FILE: bad input leaves no file and no temporary" {
 	plays "$good_play" '2025-13-01,u1,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:3: bad ts "2025-13-01"'
+	ingest_refused in.csv 'muse-ingest: in.csv:3: bad ts "2025-13-01"'
 }
 
 @test "-o FILE: bad input leaves an existing FILE untouched" {
@@ -244,21 +235,21 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 
 @test "bad ts: file:line and the value" {
 	plays "$good_play" "$good_play" '2025-13-01,u1,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:4: bad ts "2025-13-01"'
+	ingest_refused in.csv 'muse-ingest: in.csv:4: bad ts "2025-13-01"'
 }
 
 @test "line numbers count physical lines: quoted newlines, blank lines, CRLF" {
 	printf '%s\r\n' 'ts,user_id,title_id,duration_s,note' \
 	    '2025-07-01T10:30:00Z,u1,t1,120,"two' 'lines"' '' \
 	    '2025-13-01,u1,t1,120,x' > in.csv
-	refused in.csv 'muse-ingest: in.csv:5: bad ts "2025-13-01"'
+	ingest_refused in.csv 'muse-ingest: in.csv:5: bad ts "2025-13-01"'
 }
 
 @test "bad ts forms are refused" {
 	for ts in '2025-07-01' '2025-07-01T00:00:00' '2025-02-30T00:00:00Z' \
 	    '2025-07-01T24:00:00Z' '2025-07-01T00:00:00+25:00' '-1' '' 'now'; do
 		plays "$ts,u1,t1,10,play"
-		refused in.csv "muse-ingest: in.csv:2: bad ts \"$ts\""
+		ingest_refused in.csv "muse-ingest: in.csv:2: bad ts \"$ts\""
 	done
 }
 
@@ -278,44 +269,44 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 
 @test "a missing column is named" {
 	printf 'ts,user_id,title_id\n2025-07-01T10:00:00Z,u1,t1\n' > in.csv
-	refused in.csv \
+	ingest_refused in.csv \
 	    'muse-ingest: in.csv:1: missing column "duration_s" for table plays' \
 	    --table plays
 }
 
 @test "a header that fits no table is refused" {
 	printf 'foo,bar\n1,2\n' > in.csv
-	refused in.csv 'muse-ingest: in.csv:1: cannot tell the table from the header; expected the columns of impressions, plays, affinities or assets (or use --table)'
+	ingest_refused in.csv 'muse-ingest: in.csv:1: cannot tell the table from the header; expected the columns of impressions, plays, affinities or assets (or use --table)'
 }
 
 @test "a header that fits two tables is ambiguous; --table settles it" {
 	printf 'ts,user_id,asset_id,title_id,country,duration_s\n' > in.csv
 	printf '2025-07-01T10:00:00Z,u1,t1-a1,t1,US,10\n' >> in.csv
-	refused in.csv 'muse-ingest: in.csv:1: cannot tell the table from the header (it has the columns of impressions and of plays); use --table'
+	ingest_refused in.csv 'muse-ingest: in.csv:1: cannot tell the table from the header (it has the columns of impressions and of plays); use --table'
 	run --separate-stderr muse-ingest --table plays -o out.mev in.csv
 	expect_status 0
 }
 
 @test "a column named twice is refused" {
 	printf 'ts,user_id,title_id,duration_s,TS\n' > in.csv
-	refused in.csv 'muse-ingest: in.csv:1: column "ts" appears twice in the header'
+	ingest_refused in.csv 'muse-ingest: in.csv:1: column "ts" appears twice in the header'
 }
 
 @test "an unterminated quote is refused" {
 	plays "$good_play" '2025-07-01T10:30:00Z,"u1,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:3: unterminated quoted field'
+	ingest_refused in.csv 'muse-ingest: in.csv:3: unterminated quoted field'
 }
 
 @test "a quote inside an unquoted field is refused" {
 	plays '2025-07-01T10:30:00Z,u"1,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: unexpected quote in unquoted field'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: unexpected quote in unquoted field'
 }
 
 @test "a wrong field count is refused" {
 	plays '2025-07-01T10:30:00Z,u1,t1,10'
-	refused in.csv 'muse-ingest: in.csv:2: expected 5 fields, found 4'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: expected 5 fields, found 4'
 	plays "$good_play" '2025-07-01T10:30:00Z,u1,t1,10,play,extra'
-	refused in.csv 'muse-ingest: in.csv:3: expected 5 fields, found 6'
+	ingest_refused in.csv 'muse-ingest: in.csv:3: expected 5 fields, found 6'
 }
 
 @test "invalid UTF-8 in an identifier is refused" {
@@ -334,9 +325,9 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 
 @test "messages escape bytes that are not printable UTF-8" {
 	plays '2025-07-01T10:30:00Z,u\xff1,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\xff1": invalid UTF-8'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\xff1": invalid UTF-8'
 	plays '2025-07-01T10:30:00Z,u\xc2\x851,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\xc2\x851": control character'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\xc2\x851": control character'
 }
 
 @test "an identifier of 256 bytes is refused, 255 accepted" {
@@ -354,27 +345,27 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 
 @test "an empty identifier is refused" {
 	plays '2025-07-01T10:30:00Z,,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: bad user_id "": empty'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad user_id "": empty'
 	printf '%s\n%s\n' "$IMP_HDR" '2025-07-01T10:00:00Z,u1,t1-a1,t1,' > in.csv
-	refused in.csv 'muse-ingest: in.csv:2: bad country "": empty'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad country "": empty'
 }
 
 @test "a control character in an identifier is refused" {
 	plays '2025-07-01T10:30:00Z,u\x011,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\x011": control character'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\x011": control character'
 	plays '2025-07-01T10:30:00Z,u1,t\t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: bad title_id "t\x091": control character'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad title_id "t\x091": control character'
 	plays '2025-07-01T10:30:00Z,u\x7f1,t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\x7f1": control character'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\x7f1": control character'
 	plays '2025-07-01T10:30:00Z,"u\n1",t1,10,play'
-	refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\x0a1": control character'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad user_id "u\x0a1": control character'
 }
 
 @test "a bad kind is refused; play and preview are accepted" {
 	plays '2025-07-01T10:30:00Z,u1,t1,10,watch'
-	refused in.csv 'muse-ingest: in.csv:2: bad kind "watch": expected play or preview'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad kind "watch": expected play or preview'
 	plays '2025-07-01T10:30:00Z,u1,t1,10,'
-	refused in.csv 'muse-ingest: in.csv:2: bad kind "": expected play or preview'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad kind "": expected play or preview'
 	plays "$good_play" '2025-07-01T10:30:00Z,u1,t1,10,preview'
 	run --separate-stderr muse-ingest -o out.mev in.csv
 	expect_status 0
@@ -383,7 +374,7 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 @test "a negative or garbage duration is refused" {
 	for d in -5 -0 abc '' 1e3 inf nan 0x10 ' 5' '5 ' 99999999999999999999; do
 		plays "2025-07-01T10:30:00Z,u1,t1,$d,play"
-		refused in.csv "muse-ingest: in.csv:2: bad duration_s \"$d\""
+		ingest_refused in.csv "muse-ingest: in.csv:2: bad duration_s \"$d\""
 	done
 	plays '2025-07-01T10:30:00Z,u1,t1,0,play' '2025-07-01T10:30:00Z,u1,t1,12.5,play'
 	run --separate-stderr muse-ingest -o out.mev in.csv
@@ -392,7 +383,7 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 
 @test "an empty file is refused" {
 	: > in.csv
-	refused in.csv 'muse-ingest: in.csv: empty input (no header row)'
+	ingest_refused in.csv 'muse-ingest: in.csv: empty input (no header row)'
 	run --separate-stderr bash -c 'muse-ingest < /dev/null > out.mev'
 	expect_status 2
 	expect_stderr 'muse-ingest: <stdin>: empty input (no header row)'
@@ -414,7 +405,7 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 	run --separate-stderr muse-cat --check ok.mev
 	expect_output_contains "table=affinities: 2 records: ok"
 	printf 'user_id,cluster\nu1,Anime||Drama\n' > in.csv
-	refused in.csv 'muse-ingest: in.csv:2: bad cluster "Anime||Drama": empty'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad cluster "Anime||Drama": empty'
 }
 
 # ---- skipping bad rows -----------------------------------------------------

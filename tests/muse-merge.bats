@@ -37,23 +37,6 @@ setup_file() {
 
 D=$BATS_FILE_TMPDIR
 
-expect_stderr_contains() {
-	case $stderr in
-	*"$1"*) ;;
-	*) fail "expected stderr to contain \"$1\", got: $stderr" ;;
-	esac
-}
-
-# refused N WANT CMD...: CMD exits 2 and prints WANT (a glob) on stderr;
-# N names the case.  Runs without `run`, which the loops cannot afford.
-refused() {
-	local n=$1 want=$2 st=0
-	shift 2
-	"$@" > out 2> err || st=$?
-	[ "$st" -eq 2 ] || fail "$n: status $st: $(cat err)"
-	[[ $(< err) == $want ]] || fail "$n: stderr: $(cat err)"
-}
-
 @test "--help prints usage on stdout and exits 0" {
 	run --separate-stderr muse-merge --help
 	expect_status 0

@@ -29,25 +29,6 @@ setup_file() {
 D=$BATS_FILE_TMPDIR
 EV="$D/impressions.mev $D/plays.mev $D/affinities.mev"
 
-expect_stderr_contains() {
-	case $stderr in
-	*"$1"*) ;;
-	*) fail "expected stderr to contain \"$1\", got: $stderr" ;;
-	esac
-}
-
-# refused N WANT CMD...: CMD exits 2, prints WANT (a glob) on stderr and
-# nothing on stdout; N names the case.  Runs without `run`, which the
-# loops cannot afford.
-refused() {
-	local n=$1 want=$2 st=0
-	shift 2
-	"$@" > out 2> err || st=$?
-	[ "$st" -eq 2 ] || fail "$n: status $st: $(cat err)"
-	[[ $(< err) == $want ]] || fail "$n: stderr: $(cat err)"
-	[ ! -s out ] || fail "$n: output written"
-}
-
 @test "--help prints usage on stdout and exits 0" {
 	run --separate-stderr muse-sketch --help
 	expect_status 0
@@ -213,7 +194,7 @@ for n in range(1, len(b)):
     open("cut.%d" % n, "wb").write(b[:n])
 ' "$D/ti.mev"
 	for f in cut.*; do
-		refused "$f" "muse-sketch: $f: byte *: truncated *" \
+		refused_quiet "$f" "muse-sketch: $f: byte *: truncated *" \
 		    muse-sketch -o out.msk "$D/tp.mev" "$f" "$D/ta.mev"
 		[ ! -e out.msk ] || fail "$f: out.msk written"
 	done
@@ -230,7 +211,7 @@ for off in range(0, len(b), 7):
     open("flip.%d" % off, "wb").write(c)
 ' "$D/ti.mev"
 	for f in flip.*; do
-		refused "$f" "muse-sketch: $f: *" muse-sketch "$D/tp.mev" "$f"
+		refused_quiet "$f" "muse-sketch: $f: *" muse-sketch "$D/tp.mev" "$f"
 	done
 }
 

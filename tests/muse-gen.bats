@@ -15,13 +15,6 @@ setup_file() {
 
 D=$BATS_FILE_TMPDIR
 
-expect_stderr_contains() {
-	case $stderr in
-	*"$1"*) ;;
-	*) fail "expected stderr to contain \"$1\", got: $stderr" ;;
-	esac
-}
-
 @test "--help prints usage on stdout and exits 0" {
 	run --separate-stderr muse-gen --help
 	expect_status 0

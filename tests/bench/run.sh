@@ -4,6 +4,10 @@
 # wall-clock from page cache, so `cat` of the same files is reported as the
 # physical reference for the ingest rate.
 #   BENCH_USERS (default 50000) and BENCH_DAYS (default 7) size the data.
+# Then tests/bench/race.sh races the toolkit against DuckDB on its own,
+# larger data set (issue 3) and its section follows (RACE=0 skips it).
+# Sections other scripts keep in RESULTS.md between markers <!-- NAME -->
+# and <!-- /NAME --> (tests/bench/kernels.sh) are carried over as they are.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PATH=$PWD/cmd:$PATH
@@ -73,6 +77,23 @@ RUNS_SAVED=$RUNS; RUNS=11
 t_query=$(time_cmd "${q[@]}")
 RUNS=$RUNS_SAVED
 
+race=$work/race.md
+if [ "${RACE:-1}" != 0 ]; then
+	echo "race against DuckDB..." >&2
+	{ echo "<!-- race -->"; tests/bench/race.sh; echo "<!-- /race -->"; } > "$race.tmp"
+	mv "$race.tmp" "$race"
+fi
+# the marked sections of the previous RESULTS.md, the race's excepted
+kept=$work/kept.md
+if [ -f "$out" ]; then
+	awk '/^<!-- [a-z0-9_-]+ -->$/ && $0 != "<!-- race -->" { on = 1 }
+	     on { print }
+	     /^<!-- \/[a-z0-9_-]+ -->$/ { on = 0 }' "$out" > "$kept"
+else
+	: > "$kept"
+fi
+[ "${RACE:-1}" != 0 ] || awk '/^<!-- race -->$/ { on = 1 } on { print } /^<!-- \/race -->$/ { on = 0 }' "$out" 2> /dev/null > "$race" || : > "$race"
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 {
 	echo "# Benchmark results"
@@ -92,6 +113,9 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 	printf '| muse-merge of %d daily stores | %.3f | %.1f MB/s of input | output byte-identical to the whole run |\n' "$DAYS" "$t_merge" "$(echo "$day_bytes / 1000000 / $t_merge" | bc -l)"
 	printf '| muse-query, cold process: reach of 3 assets x 3 segments | %.4f | | %s |\n' "$t_query" "whole store read (no index yet)"
 	echo
-	echo "Peers (DuckDB, DataSketches) are measured side by side in a later issue (#3)."
-} > "$out"
+	echo "Peers: the race against DuckDB (issue 3, tests/bench/race.sh) follows."
+	if [ -s "$race" ]; then echo; cat "$race"; fi
+	if [ -s "$kept" ]; then echo; cat "$kept"; fi
+} > "$out.tmp"
+mv "$out.tmp" "$out"
 cat "$out"

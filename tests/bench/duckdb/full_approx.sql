@@ -1,0 +1,58 @@
+-- The full metric table of SPEC 4 at the default grain, as full.sql, but
+-- with approx_count_distinct (DuckDB's HyperLogLog) for reach, qreach and
+-- areach over the segment-expanded impressions and attributed plays: what
+-- an analyst writes who asks DuckDB for sketches.  The attribution join is
+-- full.sql's; counters are exact and equal full.sql's.  Run after
+-- common.sql with the same parameters.
+
+CREATE TEMP TABLE ta AS
+	SELECT title_id, asset_id,
+		CAST(row_number() OVER (ORDER BY title_id, asset_id) - 1 AS BIGINT) AS ta,
+		CAST(dense_rank() OVER (ORDER BY title_id) - 1 AS BIGINT) AS tid
+	FROM (SELECT DISTINCT title_id, asset_id FROM read_csv({{imp}}, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"'));
+SET VARIABLE n_ta = (SELECT count(*) FROM ta);
+SELECT CASE WHEN (SELECT max(tid) + 1 FROM ta) * getvariable('n_ta') > 2147483648
+	THEN error('full.sql: too many titles and assets for the ASOF key') END;
+-- Impressions with their ordering key.
+CREATE TEMP TABLE imp_k AS
+	SELECT i.ts, hash(i.user_id) AS u, t.ta, t.tid,
+		((t.tid << 32) + i.ts) * getvariable('n_ta') + (getvariable('n_ta') - 1 - t.ta) AS k
+	FROM imp_csv i JOIN ta t USING (title_id, asset_id);
+-- Attribution: each play (kind play) with the impression SPEC 4 names, if
+-- any; t - W <= its <= t.
+CREATE TEMP TABLE attributed AS
+	SELECT i.ta, i.ts AS its, p.u, p.ms
+	FROM (SELECT hash(p.user_id) AS u, t.tid, p.ts, p.ms,
+			((t.tid << 32) + p.ts) * getvariable('n_ta') + (getvariable('n_ta') - 1) AS k
+		FROM play_csv p JOIN (SELECT DISTINCT title_id, tid FROM ta) t USING (title_id)) p
+	ASOF JOIN imp_k i ON p.u = i.u AND p.k >= i.k
+	WHERE i.tid = p.tid AND i.ts >= p.ts - {{window_s}};
+-- Users with their segments: '*' and each cluster.
+CREATE TEMP TABLE segs AS
+	SELECT DISTINCT u, '*' AS segment FROM imp_k
+	UNION ALL
+	SELECT hash(user_id), segment FROM cluster_csv;
+
+COPY (
+	WITH i AS (
+		SELECT i.ta, muse_day(i.ts) AS day, s.segment,
+			count(*) AS impressions, approx_count_distinct(i.u) AS reach
+		FROM imp_k i JOIN segs s USING (u)
+		GROUP BY ALL
+	), p AS (
+		SELECT a.ta, muse_day(a.its) AS day, s.segment,
+			count(*) AS plays,
+			count_if(a.ms >= {{qualify_ms}}) AS qplays,
+			coalesce(sum(a.ms) FILTER (WHERE a.ms >= {{qualify_ms}}), 0) AS watch_ms,
+			coalesce(approx_count_distinct(a.u) FILTER (WHERE a.ms >= {{qualify_ms}}), 0) AS qreach,
+			coalesce(approx_count_distinct(a.u) FILTER (WHERE a.ms >= {{qualify_ms}} AND a.ms >= {{authentic_ms}}), 0) AS areach
+		FROM attributed a JOIN segs s USING (u)
+		GROUP BY ALL
+	)
+	SELECT t.title_id AS title, t.asset_id AS asset, CAST(i.day AS VARCHAR) AS date, i.segment,
+		i.impressions, coalesce(p.plays, 0) AS plays, coalesce(p.qplays, 0) AS qplays,
+		printf('%d.%03d', coalesce(p.watch_ms, 0) // 1000, coalesce(p.watch_ms, 0) % 1000) AS watch_s,
+		i.reach, coalesce(p.qreach, 0) AS qreach, coalesce(p.areach, 0) AS areach
+	FROM i LEFT JOIN p USING (ta, day, segment) JOIN ta t USING (ta)
+	ORDER BY title, asset, date, segment
+) TO {{out}} (HEADER, DELIMITER '\t', QUOTE '');

@@ -355,9 +355,10 @@ int muse_ingest_next(muse_ingest *g, struct muse_event *ev,
 		if (g->col[C_KIND] >= 0) {
 			const char *k = g->row.field[g->col[C_KIND]];
 
+			/* An empty kind is a missing one: a play (SPEC 3). */
 			if (strcmp(k, "preview") == 0)
 				ev->kind = MUSE_KIND_PREVIEW;
-			else if (strcmp(k, "play") != 0)
+			else if (strcmp(k, "play") != 0 && *k != '\0')
 				return bad_field(g, e, C_KIND,
 				    "expected play or preview");
 		}

@@ -332,7 +332,8 @@ int muse_duration_parse(const char *s, size_t n, uint64_t *ms)
 			return -1;
 		i++;
 	}
-	if (i == 0)
+	/* "12", "12.5", ".5" and "12." are numbers; "." and "" are not. */
+	if (i == 0 && (n < 2 || s[0] != '.'))
 		return -1;
 	if (i < n) {
 		if (s[i] != '.')
@@ -340,7 +341,7 @@ int muse_duration_parse(const char *s, size_t n, uint64_t *ms)
 		f = ++i;
 		while (i < n && s[i] >= '0' && s[i] <= '9')
 			i++;
-		if (i == f || i != n)
+		if (i != n || (f == 1 && i == f))
 			return -1;
 		/* Milliseconds from three decimals, half up from the fourth. */
 		for (k = 0; k < 3; k++)

@@ -364,11 +364,26 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 @test "a bad kind is refused; play and preview are accepted" {
 	plays '2025-07-01T10:30:00Z,u1,t1,10,watch'
 	ingest_refused in.csv 'muse-ingest: in.csv:2: bad kind "watch": expected play or preview'
-	plays '2025-07-01T10:30:00Z,u1,t1,10,'
-	ingest_refused in.csv 'muse-ingest: in.csv:2: bad kind "": expected play or preview'
+	plays '2025-07-01T10:30:00Z,u1,t1,10,Play'
+	ingest_refused in.csv 'muse-ingest: in.csv:2: bad kind "Play": expected play or preview'
 	plays "$good_play" '2025-07-01T10:30:00Z,u1,t1,10,preview'
 	run --separate-stderr muse-ingest -o out.mev in.csv
 	expect_status 0
+}
+
+@test "an empty kind is a missing one: a play" {
+	plays '2025-07-01T10:30:00Z,u1,t1,10,'
+	run --separate-stderr muse-ingest -o out.mev in.csv
+	expect_status 0
+	muse-cat out.mev | tail -1 | grep -q $'\tplay$' || fail "$(muse-cat out.mev)"
+}
+
+@test "durations may start or end with the decimal point" {
+	plays '2025-07-01T10:30:00Z,u1,t1,.5,play' '2025-07-01T10:31:00Z,u1,t1,62.,play'
+	run --separate-stderr muse-ingest -o out.mev in.csv
+	expect_status 0
+	muse-cat out.mev | cut -f4 | tail -2 | paste -sd, | grep -qx '0.500,62.000' ||
+	    fail "$(muse-cat out.mev)"
 }
 
 @test "a negative or garbage duration is refused" {

@@ -60,6 +60,11 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(O)/lib/libmuse.a
 
 units: $(UNITS)
 
+# The HLL kernel benchmark that tests/bench/kernels.sh runs; not built by all.
+$(O)/tests/bench/kernels: $(O)/tests/bench/kernels.o $(O)/lib/libmuse.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MUSE_LIBS)
+
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
@@ -83,7 +88,8 @@ bench: deps
 
 clean:
 	rm -f lib/*.o lib/*.d lib/libmuse.a cmd/*.o cmd/*.d $(PROGS) \
-	    tests/unit/*.o tests/unit/*.d $(UNITS)
+	    tests/unit/*.o tests/unit/*.d $(UNITS) \
+	    tests/bench/kernels tests/bench/kernels.o tests/bench/kernels.d
 	rm -rf tests/.san tests/.tmp
 
 install: all

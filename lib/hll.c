@@ -54,6 +54,13 @@
  *      18     65536        134372   (2.05)            262145
  *      21    524288        912807   (1.74)           2097153
  *
+ * Streams store these fields zstd-compressed, which changes the picture:
+ * a dense field of few coupons is mostly zeros and compresses to less
+ * than the sparse one (at lgk 14, 4096 coupons take about 10300 bytes
+ * sparse and 3900 dense), while the sparse field's coupon gaps hardly
+ * compress.  tests/bench/kernels.c measures both beside DataSketches'
+ * HLL_4 images, which the sparse field outgrows from about K/5 coupons.
+ *
  * Pending coupons.  Keeping one sorted array with insertion costs a move
  * of half the array per new coupon, which is quadratic: harmless at
  * lgk 14 (4096 coupons, about 17 MB moved in all) but some 2^38 bytes at
@@ -88,8 +95,10 @@
  * lgk 14 (stated 0.81%) 0.55-0.66% up to n = 3*10^4, where the empty
  * registers still carry information, and 0.75-0.85% from 10^5 to 10^9,
  * with mean errors within 0.08%.  The cost is one pass over the
- * registers to build the histogram C (about 5 us at lgk 14), then O(q)
- * arithmetic: no per-register pow().
+ * registers to build the histogram C, then O(q) arithmetic: no
+ * per-register pow().  At lgk 14 the pass takes about 1.2 us with
+ * AVX-512, 2 us with AVX2 and 4-5 us in portable C (see "Kernels"; the
+ * figures are in tests/bench/RESULTS.md, "Sketch kernels").
  *
  * Bounds at z standard errors are estimate * (1 -/+ z rse), the lower one
  * raised to at least the number of non-empty registers (each holds at
@@ -121,6 +130,7 @@
 
 struct muse_hll {
 	unsigned lgk;
+	uint32_t mask;     /* K - 1: a coupon's register is coupon & mask */
 	uint8_t *reg;      /* dense: K registers; NULL while sparse */
 	/* Sparse state; all NULL/0 while dense. */
 	uint32_t *cp;      /* main run: sorted, distinct */
@@ -252,12 +262,337 @@ static uint32_t sparse_union(uint32_t *out, const uint32_t *a, uint32_t na,
 }
 
 /* ---------------------------------------------------------------------
+ * Kernels: the register-wise maximum (merge) and the histogram of
+ * register values (estimate), in portable C and, on x86-64, in SSE2 (the
+ * baseline there), AVX2 and AVX-512BW.  The wider variants are compiled
+ * with target attributes, never with flags for the whole build, and
+ * pick_kernel chooses on every call from __builtin_cpu_supports, which
+ * reads what the runtime found at start-up: a few loads, no state of our
+ * own.  Every variant computes exactly the same result, which the unit
+ * tests check on each one this CPU can run.
+ */
+
+/* d = max(d, s) for k registers, k a power of two >= 16. */
+static void max_portable(uint8_t *restrict d, const uint8_t *restrict s,
+	size_t k)
+{
+	size_t i, j;
+
+	/*
+	 * Whole 16-byte chunks with a constant inner trip count, so that a
+	 * vectorising compiler needs no scalar epilogue.
+	 */
+	for (i = 0; i < k; i += 16)
+		for (j = 0; j < 16; j++)
+			d[i + j] = d[i + j] > s[i + j] ? d[i + j] : s[i + j];
+}
+
+/*
+ * c[v] = the number of registers holding v, for v < 64 (a register above
+ * 63 counts as its low 6 bits in every variant; there are none in a valid
+ * sketch).  Eight partial histograms, so that runs of equal registers do
+ * not make each increment wait for the one before (a store-to-load
+ * dependency); written out, because GCC does not unroll at -O2.  (Loading
+ * 8 registers at once and shifting them out is no faster.)
+ */
+static void histogram_portable(const uint8_t *r, size_t k, uint32_t c[64])
+{
+	uint32_t part[8][64] = { { 0 } };
+	size_t i;
+	int v, j;
+
+	for (i = 0; i < k; i += 8) {
+		part[0][r[i] & 63]++;
+		part[1][r[i + 1] & 63]++;
+		part[2][r[i + 2] & 63]++;
+		part[3][r[i + 3] & 63]++;
+		part[4][r[i + 4] & 63]++;
+		part[5][r[i + 5] & 63]++;
+		part[6][r[i + 6] & 63]++;
+		part[7][r[i + 7] & 63]++;
+	}
+	for (v = 0; v < 64; v++)
+		for (c[v] = 0, j = 0; j < 8; j++)
+			c[v] += part[j][v];
+}
+
+static int usable_always(void)
+{
+	return 1;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HLL_X86 1
+#include <immintrin.h>
+
+/*
+ * The SIMD histograms count a window of HIST_W values, [lo, lo + HIST_W),
+ * with one compare and one add per value and vector into byte counters,
+ * and count the registers outside the window one by one.  The counters
+ * are emptied every 255 vectors, before they can wrap.  The window starts
+ * at the smallest register.  Register values are close to geometric above
+ * a double-exponential lower tail, so with K registers the smallest sits
+ * about log2(ln K) below the most common value and a register falls above
+ * the window with probability about ln(K) 2^-(HIST_W - 1): a few of the
+ * 16384 at lgk 14.  Each block of vectors is read twice, for the lower and
+ * the upper half of the window: eight counters and what they need fit the
+ * registers, sixteen do not, and the second read hits the L1 cache (at
+ * lgk 14 a fifth faster than one pass with AVX-512, two fifths with
+ * AVX2).  Below HIST_MIN_K registers the fixed costs are not worth it and
+ * the portable loop runs instead.
+ */
+#define HIST_W 16
+#define HIST_MIN_K 1024
+#define HIST_LOWER(STEP) \
+	STEP(0); STEP(1); STEP(2); STEP(3); STEP(4); STEP(5); STEP(6); STEP(7)
+#define HIST_UPPER(STEP) \
+	STEP(8); STEP(9); STEP(10); STEP(11); STEP(12); STEP(13); STEP(14); \
+	STEP(15)
+
+__attribute__((target("sse2")))
+static void max_sse2(uint8_t *restrict d, const uint8_t *restrict s, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < k; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(d + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + i));
+
+		_mm_storeu_si128((__m128i *)(d + i), _mm_max_epu8(a, b));
+	}
+}
+
+__attribute__((target("avx2")))
+static void max_avx2(uint8_t *restrict d, const uint8_t *restrict s, size_t k)
+{
+	size_t i = 0;
+
+	for (; i + 64 <= k; i += 64) {
+		__m256i a0 = _mm256_loadu_si256((const __m256i *)(d + i));
+		__m256i a1 = _mm256_loadu_si256((const __m256i *)(d + i + 32));
+		__m256i b0 = _mm256_loadu_si256((const __m256i *)(s + i));
+		__m256i b1 = _mm256_loadu_si256((const __m256i *)(s + i + 32));
+
+		_mm256_storeu_si256((__m256i *)(d + i), _mm256_max_epu8(a0, b0));
+		_mm256_storeu_si256((__m256i *)(d + i + 32),
+		    _mm256_max_epu8(a1, b1));
+	}
+	/* k is 16 or 32: what is left fits 16-byte steps. */
+	for (; i < k; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(d + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + i));
+
+		_mm_storeu_si128((__m128i *)(d + i), _mm_max_epu8(a, b));
+	}
+}
+
+/* Counters named a0..a15, not an array, so that they stay in registers. */
+#define HIST256_STEP(j) \
+	a##j = _mm256_sub_epi8(a##j, _mm256_cmpeq_epi8(y, _mm256_set1_epi8(j)))
+#define HIST256_FLUSH(j) c[lo + j] += sum256(a##j)
+
+/* The sum of the 32 bytes of a. */
+__attribute__((target("avx2")))
+static uint32_t sum256(__m256i a)
+{
+	__m256i s = _mm256_sad_epu8(a, _mm256_setzero_si256());
+
+	return (uint32_t)(_mm256_extract_epi64(s, 0) +
+	    _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) +
+	    _mm256_extract_epi64(s, 3));
+}
+
+__attribute__((target("avx2")))
+static void histogram_avx2(const uint8_t *r, size_t k, uint32_t c[64])
+{
+	const __m256i zero = _mm256_setzero_si256();
+	__m256i mn, base, top;
+	uint8_t t[32], lo = 255;
+	size_t i, start, end;
+	int j;
+
+	if (k < HIST_MIN_K) {
+		histogram_portable(r, k, c);
+		return;
+	}
+	mn = _mm256_loadu_si256((const __m256i *)r);
+	for (i = 32; i < k; i += 32)
+		mn = _mm256_min_epu8(mn,
+		    _mm256_loadu_si256((const __m256i *)(r + i)));
+	_mm256_storeu_si256((__m256i *)t, mn);
+	for (j = 0; j < 32; j++)
+		lo = t[j] < lo ? t[j] : lo;
+	lo = lo > 64 - HIST_W ? 64 - HIST_W : lo;
+	memset(c, 0, 64 * sizeof(*c));
+	base = _mm256_set1_epi8((char)lo);
+	top = _mm256_set1_epi8(HIST_W - 1);
+	for (start = 0; start < k; start = end) {
+		end = start + 255 * 32 < k ? start + 255 * 32 : k;
+		{
+			__m256i a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+			__m256i a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+
+			for (i = start; i < end; i += 32) {
+				__m256i y = _mm256_sub_epi8(_mm256_loadu_si256(
+				    (const __m256i *)(r + i)), base);
+				/* A bit for each register outside the window. */
+				unsigned out = ~(unsigned)_mm256_movemask_epi8(
+				    _mm256_cmpeq_epi8(_mm256_min_epu8(y, top),
+				    y));
+
+				HIST_LOWER(HIST256_STEP);
+				for (; out != 0; out &= out - 1)
+					c[r[i + __builtin_ctz(out)] & 63]++;
+			}
+			HIST_LOWER(HIST256_FLUSH);
+		}
+		{
+			__m256i a8 = zero, a9 = zero, a10 = zero, a11 = zero;
+			__m256i a12 = zero, a13 = zero, a14 = zero, a15 = zero;
+
+			for (i = start; i < end; i += 32) {
+				__m256i y = _mm256_sub_epi8(_mm256_loadu_si256(
+				    (const __m256i *)(r + i)), base);
+
+				HIST_UPPER(HIST256_STEP);
+			}
+			HIST_UPPER(HIST256_FLUSH);
+		}
+	}
+}
+
+__attribute__((target("avx512bw")))
+static void max_avx512bw(uint8_t *restrict d, const uint8_t *restrict s,
+	size_t k)
+{
+	size_t i = 0;
+
+	for (; i + 128 <= k; i += 128) {
+		__m512i a0 = _mm512_loadu_si512(d + i);
+		__m512i a1 = _mm512_loadu_si512(d + i + 64);
+		__m512i b0 = _mm512_loadu_si512(s + i);
+		__m512i b1 = _mm512_loadu_si512(s + i + 64);
+
+		_mm512_storeu_si512(d + i, _mm512_max_epu8(a0, b0));
+		_mm512_storeu_si512(d + i + 64, _mm512_max_epu8(a1, b1));
+	}
+	/* k is 16, 32 or 64: what is left fits 16-byte steps. */
+	for (; i < k; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(d + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + i));
+
+		_mm_storeu_si128((__m128i *)(d + i), _mm_max_epu8(a, b));
+	}
+}
+
+#define HIST512_STEP(j) \
+	a##j = _mm512_mask_add_epi8(a##j, \
+	    _mm512_cmpeq_epi8_mask(y, _mm512_set1_epi8(j)), a##j, one)
+#define HIST512_FLUSH(j) \
+	c[lo + j] += (uint32_t)_mm512_reduce_add_epi64( \
+	    _mm512_sad_epu8(a##j, zero))
+
+__attribute__((target("avx512bw")))
+static void histogram_avx512bw(const uint8_t *r, size_t k, uint32_t c[64])
+{
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512i one = _mm512_set1_epi8(1);
+	__m512i mn, base, top;
+	uint8_t t[64], lo = 255;
+	size_t i, start, end;
+	int j;
+
+	if (k < HIST_MIN_K) {
+		histogram_portable(r, k, c);
+		return;
+	}
+	mn = _mm512_loadu_si512(r);
+	for (i = 64; i < k; i += 64)
+		mn = _mm512_min_epu8(mn, _mm512_loadu_si512(r + i));
+	_mm512_storeu_si512(t, mn);
+	for (j = 0; j < 64; j++)
+		lo = t[j] < lo ? t[j] : lo;
+	lo = lo > 64 - HIST_W ? 64 - HIST_W : lo;
+	memset(c, 0, 64 * sizeof(*c));
+	base = _mm512_set1_epi8((char)lo);
+	top = _mm512_set1_epi8(HIST_W - 1);
+	for (start = 0; start < k; start = end) {
+		end = start + 255 * 64 < k ? start + 255 * 64 : k;
+		{
+			__m512i a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+			__m512i a4 = zero, a5 = zero, a6 = zero, a7 = zero;
+
+			for (i = start; i < end; i += 64) {
+				__m512i y = _mm512_sub_epi8(
+				    _mm512_loadu_si512(r + i), base);
+				/* A bit for each register outside the window. */
+				uint64_t out = _mm512_cmpgt_epu8_mask(y, top);
+
+				HIST_LOWER(HIST512_STEP);
+				for (; out != 0; out &= out - 1)
+					c[r[i + __builtin_ctzll(out)] & 63]++;
+			}
+			HIST_LOWER(HIST512_FLUSH);
+		}
+		{
+			__m512i a8 = zero, a9 = zero, a10 = zero, a11 = zero;
+			__m512i a12 = zero, a13 = zero, a14 = zero, a15 = zero;
+
+			for (i = start; i < end; i += 64) {
+				__m512i y = _mm512_sub_epi8(
+				    _mm512_loadu_si512(r + i), base);
+
+				HIST_UPPER(HIST512_STEP);
+			}
+			HIST_UPPER(HIST512_FLUSH);
+		}
+	}
+}
+
+static int usable_avx2(void)
+{
+	return __builtin_cpu_supports("avx2");
+}
+
+static int usable_avx512bw(void)
+{
+	return __builtin_cpu_supports("avx512bw");
+}
+#endif /* HLL_X86 */
+
+/* Fastest first; the last one runs everywhere. */
+static const struct muse_hll_kernel kernels[] = {
+#ifdef HLL_X86
+	{ "avx512bw", usable_avx512bw, max_avx512bw, histogram_avx512bw },
+	{ "avx2", usable_avx2, max_avx2, histogram_avx2 },
+	/* A scalar loop beats 16-byte vectors at the histogram. */
+	{ "sse2", usable_always, max_sse2, histogram_portable },
+#endif
+	{ "portable", usable_always, max_portable, histogram_portable },
+};
+
+static const struct muse_hll_kernel *pick_kernel(void)
+{
+	const struct muse_hll_kernel *k = kernels;
+
+	while (!k->usable())
+		k++;
+	return k;
+}
+
+const struct muse_hll_kernel *muse_hll_kernels(size_t *n)
+{
+	*n = sizeof(kernels) / sizeof(kernels[0]);
+	return kernels;
+}
+
+/* ---------------------------------------------------------------------
  * Dense registers
  */
 
-static void fold(uint8_t *reg, uint32_t mask, const uint32_t *c, uint32_t n)
+static void fold(uint8_t *reg, uint32_t mask, const uint32_t *c, size_t n)
 {
-	uint32_t i;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		uint8_t *r = &reg[c[i] & mask];
@@ -266,21 +601,6 @@ static void fold(uint8_t *reg, uint32_t mask, const uint32_t *c, uint32_t n)
 		if (v > *r)
 			*r = v;
 	}
-}
-
-/*
- * d = max(d, s) for k registers, k a power of two >= 16.  Whole 16-byte
- * chunks with a constant inner trip count and restrict pointers, so that
- * GCC vectorises the loop at -O2 (pmaxub) without a scalar epilogue.
- */
-static void max_registers(uint8_t *restrict d, const uint8_t *restrict s,
-	size_t k)
-{
-	size_t i, j;
-
-	for (i = 0; i < k; i += 16)
-		for (j = 0; j < 16; j++)
-			d[i + j] = d[i + j] > s[i + j] ? d[i + j] : s[i + j];
 }
 
 /* Installs K registers in h, dropping any sparse state. */
@@ -315,7 +635,7 @@ static void make_sparse(muse_hll *h, uint32_t *cp, uint32_t n, uint32_t cap)
  */
 static int densify(muse_hll *h, uint32_t extra)
 {
-	uint32_t mask = ((uint32_t)1 << h->lgk) - 1;
+	uint32_t mask = h->mask;
 	uint8_t *reg = calloc((size_t)mask + 1, 1);
 
 	if (reg == NULL)
@@ -339,8 +659,10 @@ muse_hll *muse_hll_new(unsigned lgk)
 	if (lgk < MUSE_HLL_LGK_MIN || lgk > MUSE_HLL_LGK_MAX)
 		return NULL;
 	h = calloc(1, sizeof(*h));
-	if (h != NULL)
+	if (h != NULL) {
 		h->lgk = lgk;
+		h->mask = ((uint32_t)1 << lgk) - 1;
+	}
 	return h;
 }
 
@@ -435,19 +757,17 @@ static int reserve_one(muse_hll *h)
 	return 0;
 }
 
-int muse_hll_add(muse_hll *h, uint32_t coupon)
+/*
+ * Adds a coupon to a sparse sketch.  Out of line, so that the dense path
+ * of muse_hll_add, the one that runs for nearly every item of a large
+ * input, needs no stack frame.
+ */
+__attribute__((noinline))
+static int add_sparse(muse_hll *h, uint32_t coupon)
 {
 	uint32_t j;
 	int rc;
 
-	if (h->reg != NULL) {
-		uint8_t *r = &h->reg[coupon & (((uint32_t)1 << h->lgk) - 1)];
-		uint8_t v = (uint8_t)HLL_VALUE(coupon);
-
-		if (v > *r)
-			*r = v;
-		return 0;
-	}
 	/*
 	 * A value of 0 cannot come from muse_hll_coupon; keeping it out of
 	 * the sparse set keeps every encoding decodable, and in the dense
@@ -469,10 +789,72 @@ int muse_hll_add(muse_hll *h, uint32_t coupon)
 	return 0;
 }
 
+int muse_hll_add(muse_hll *h, uint32_t coupon)
+{
+	if (h->reg != NULL) {
+		uint8_t *r = &h->reg[coupon & h->mask];
+		uint8_t v = (uint8_t)HLL_VALUE(coupon);
+
+		if (v > *r)
+			*r = v;
+		return 0;
+	}
+	return add_sparse(h, coupon);
+}
+
+/*
+ * The quick way into an empty sketch: coupons in ascending order (repeats
+ * allowed), as a builder that sorts them has them, become the main run in
+ * one pass instead of a search each.  Returns 1 when done; 0 when the
+ * input is out of order or would make the sketch dense, and then the
+ * caller adds them one by one; or MUSE_ENOMEM.
+ */
+static int adopt_sorted(muse_hll *h, const uint32_t *c, size_t n)
+{
+	size_t i, d = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0 && c[i] < c[i - 1])
+			return 0;
+		d += c[i] >= HLL_MIN_COUPON && (i == 0 || c[i] != c[i - 1]);
+		if (d > MUSE_HLL_SPARSE_MAX(h->lgk))
+			return 0;
+	}
+	if (h->cap < d) {
+		uint32_t *cp = realloc(h->cp, d * sizeof(*cp));
+
+		if (cp == NULL)
+			return MUSE_ENOMEM;
+		h->cp = cp;
+		h->cap = (uint32_t)d;
+	}
+	for (i = 0, d = 0; i < n; i++)
+		if (c[i] >= HLL_MIN_COUPON && (d == 0 || c[i] != h->cp[d - 1]))
+			h->cp[d++] = c[i];
+	h->n = (uint32_t)d;
+	return 1;
+}
+
+int muse_hll_add_many(muse_hll *h, const uint32_t *coupons, size_t n)
+{
+	size_t i = 0;
+	int rc;
+
+	if (muse_hll_is_empty(h) && (rc = adopt_sorted(h, coupons, n)) != 0)
+		return rc < 0 ? rc : 0;
+	/* The sparse path is muse_hll_add's; it ends once h turns dense. */
+	for (; i < n && h->reg == NULL; i++)
+		if ((rc = add_sparse(h, coupons[i])) != 0)
+			return rc;
+	if (i < n)
+		fold(h->reg, h->mask, coupons + i, n - i);
+	return 0;
+}
+
 /* Folds every coupon of the sparse sketch src into the dense dst. */
 static void fold_sparse(muse_hll *dst, const muse_hll *src)
 {
-	uint32_t mask = ((uint32_t)1 << dst->lgk) - 1;
+	uint32_t mask = dst->mask;
 
 	fold(dst->reg, mask, src->cp, src->n);
 	fold(dst->reg, mask, src->pend, src->np);
@@ -487,14 +869,14 @@ int muse_hll_merge(muse_hll *dst, const muse_hll *src)
 		return MUSE_EPARAM;
 	/*
 	 * A set's union with itself is the set; returning here also keeps
-	 * the restrict pointers of max_registers apart.
+	 * the restrict pointers of the max kernels apart.
 	 */
 	if (dst == src || muse_hll_is_empty(src))
 		return 0;
 	if (src->reg != NULL) {
 		if (dst->reg == NULL && (rc = densify(dst, 0)) != 0)
 			return rc;
-		max_registers(dst->reg, src->reg, (size_t)1 << dst->lgk);
+		pick_kernel()->max(dst->reg, src->reg, (size_t)1 << dst->lgk);
 		return 0;
 	}
 	if (dst->reg != NULL) {
@@ -591,31 +973,12 @@ static double ertl_tau(double x)
 /* Ertl's estimate of a dense sketch; *nonzero gets the non-empty registers. */
 static double dense_estimate(const muse_hll *h, uint32_t *nonzero)
 {
-	size_t k = (size_t)1 << h->lgk, i;
-	/*
-	 * Eight partial histograms, so that runs of equal registers do not
-	 * make each increment wait for the one before (a store-to-load
-	 * dependency); written out, because GCC does not unroll at -O2.
-	 * The mask is free and keeps any register inside the tables.
-	 */
-	uint32_t part[8][64] = { { 0 } }, c[64];
-	const uint8_t *r = h->reg;
+	size_t k = (size_t)1 << h->lgk;
+	uint32_t c[64];
 	double m = (double)k, z;
-	int v, j;
+	int v;
 
-	for (i = 0; i < k; i += 8) {
-		part[0][r[i] & 63]++;
-		part[1][r[i + 1] & 63]++;
-		part[2][r[i + 2] & 63]++;
-		part[3][r[i + 3] & 63]++;
-		part[4][r[i + 4] & 63]++;
-		part[5][r[i + 5] & 63]++;
-		part[6][r[i + 6] & 63]++;
-		part[7][r[i + 7] & 63]++;
-	}
-	for (v = 0; v < 64; v++)
-		for (c[v] = 0, j = 0; j < 8; j++)
-			c[v] += part[j][v];
+	pick_kernel()->histogram(h->reg, k, c);
 	*nonzero = (uint32_t)k - c[0];
 	/* Horner form of the denominator, as in his algorithm 6. */
 	z = m * ertl_tau(1 - c[HLL_Q + 1] / m);
@@ -717,26 +1080,46 @@ static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v,
 	return 0;
 }
 
+/*
+ * The largest of k bytes, k a multiple of 16: chunked like max_portable,
+ * so that the compiler vectorises it and a decode checks its registers at
+ * the speed of a copy.
+ */
+static uint8_t max_byte(const uint8_t *p, size_t k)
+{
+	uint8_t m[16] = { 0 }, top = 0;
+	size_t i, j;
+
+	for (i = 0; i < k; i += 16)
+		for (j = 0; j < 16; j++)
+			m[j] = m[j] > p[i + j] ? m[j] : p[i + j];
+	for (j = 0; j < 16; j++)
+		top = m[j] > top ? m[j] : top;
+	return top;
+}
+
 static int decode_dense(muse_hll *h, const uint8_t **pp, const uint8_t *end,
 	struct muse_err *e)
 {
 	size_t k = (size_t)1 << h->lgk, i;
 	const uint8_t *p = *pp;
-	uint8_t any = 0;
+	uint8_t top;
 
 	if ((size_t)(end - p) < k)
 		return muse_err_set(e, MUSE_EFORMAT,
 		    "hll: truncated registers: %zu of %zu bytes",
 		    (size_t)(end - p), k);
-	for (i = 0; i < k; i++) {
-		if (p[i] > HLL_Q + 1)
-			return muse_err_set(e, MUSE_EFORMAT,
-			    "hll: register %zu is %u, more than %d", i,
-			    (unsigned)p[i], HLL_Q + 1);
-		any |= p[i];
+	top = max_byte(p, k);
+	if (top > HLL_Q + 1) {
+		/* Name the first one out of range. */
+		for (i = 0; p[i] <= HLL_Q + 1; i++)
+			;
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "hll: register %zu is %u, more than %d", i,
+		    (unsigned)p[i], HLL_Q + 1);
 	}
 	/* Empty is tag 0, so a dense sketch has a register set. */
-	if (!any)
+	if (top == 0)
 		return muse_err_set(e, MUSE_EFORMAT,
 		    "hll: dense sketch with no register set");
 	if (h->reg == NULL) {

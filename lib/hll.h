@@ -77,4 +77,30 @@ int muse_hll_encode(const muse_hll *h, struct muse_buf *out);
 int muse_hll_decode(muse_hll *h, const uint8_t **pp, const uint8_t *end,
 	struct muse_err *e);
 
+/*
+ * Adds n coupons, as n calls of muse_hll_add would, with a tighter loop
+ * once the sketch is dense, and in one pass when the sketch is empty and
+ * the coupons come in ascending order (repeats allowed).  0, or
+ * MUSE_ENOMEM with some of them added (adding them again is harmless).
+ */
+int muse_hll_add_many(muse_hll *h, const uint32_t *coupons, size_t n);
+
+/*
+ * The loops over dense registers, in every variant compiled in, for tests
+ * and benchmarks; the library picks one itself on each call.  The list
+ * runs fastest first and ends with the portable C one; call a variant
+ * only when its usable() returns non-zero on this CPU.  All variants give
+ * the same results: max sets d[i] = max(d[i], s[i]) for i < k, with k a
+ * power of two >= 16 and d and s apart; histogram sets c[v], v < 64, to
+ * the number of the k registers holding v (a value above 63 counts as its
+ * low 6 bits; a valid sketch has none).
+ */
+struct muse_hll_kernel {
+	const char *name;            /* "avx512bw", "avx2", "sse2", "portable" */
+	int (*usable)(void);
+	void (*max)(uint8_t *d, const uint8_t *s, size_t k);
+	void (*histogram)(const uint8_t *reg, size_t k, uint32_t c[64]);
+};
+const struct muse_hll_kernel *muse_hll_kernels(size_t *n);
+
 #endif

@@ -504,6 +504,13 @@ static void test_corrupt(void)
 	expect_bad(8, big, b.len, "register 64", "register 77 is 64");
 	big[1 + 77] = 255;
 	expect_bad(8, big, b.len, "register 255", "register 77 is 255");
+	big[1 + 200] = 70;
+	expect_bad(8, big, b.len, "two registers out of range, naming the first",
+	    "register 77 is 255");
+	big[1 + 77] = big[1 + 200] = 1;
+	big[b.len - 1] = 64;
+	expect_bad(8, big, b.len, "the last register out of range",
+	    "register 255 is 64");
 	memset(big + 1, 0, b.len - 1);
 	expect_bad(8, big, b.len, "a dense field with no register set",
 	    "no register set");
@@ -982,6 +989,207 @@ static void test_accuracy(int quick)
 }
 
 /* ---------------------------------------------------------------------
+ * Kernels: every variant this CPU runs against plain loops
+ */
+
+/* Fills r[0..k) with one of the register patterns of test_kernels. */
+static void fill_pattern(uint8_t *r, size_t k, int pattern, struct rng *rg)
+{
+	static const double lambdas[] = { 0.01, 0.3, 1, 61, 1e4, 1e12 };
+	size_t i;
+
+	switch (pattern) {
+	case 0: case 1: case 2: case 3: case 4: case 5:
+		/* Registers of a sketch of lambda K items. */
+		poisson_registers(r, k, lambdas[pattern] * (double)k, rg);
+		break;
+	case 6:     /* every value, evenly: most fall outside any window */
+		for (i = 0; i < k; i++)
+			r[i] = (uint8_t)(rng_next(rg) % 64);
+		break;
+	case 7:     /* all empty */
+		memset(r, 0, k);
+		break;
+	case 8:     /* all saturated */
+		memset(r, 63, k);
+		break;
+	case 9:     /* the two ends, alternating in runs */
+		for (i = 0; i < k; i++)
+			r[i] = (i / 3) % 2 ? 63 : 0;
+		break;
+	case 10:    /* a narrow band at the top, with a few at 0 */
+		for (i = 0; i < k; i++)
+			r[i] = rng_next(rg) % 97 == 0 ? 0 :
+			    (uint8_t)(60 + rng_next(rg) % 4);
+		break;
+	default:    /* any byte: not registers, but max must not care */
+		for (i = 0; i < k; i++)
+			r[i] = (uint8_t)rng_next(rg);
+		break;
+	}
+}
+
+#define NPATTERNS 12
+
+static void test_kernels(void)
+{
+	static const unsigned lgks[] = { 4, 5, 6, 7, 9, 10, 11, 14, 17, 21 };
+	size_t nk, ki, li, i;
+	const struct muse_hll_kernel *kern = muse_hll_kernels(&nk);
+	struct rng rg = { 4242 };
+	size_t big = (size_t)1 << MUSE_HLL_LGK_MAX;
+	/* One spare byte in front, so that the arrays can start unaligned. */
+	uint8_t *a = xmalloc(big + 1), *b = xmalloc(big + 1);
+	uint8_t *want = xmalloc(big), *got = xmalloc(big + 1);
+	char names[128] = "";
+	int tried = 0;
+
+	for (ki = 0; ki < nk; ki++) {
+		if (!kern[ki].usable())
+			continue;
+		tried++;
+		strcat(names, " ");
+		strcat(names, kern[ki].name);
+	}
+	check(tried >= 1 && strcmp(kern[nk - 1].name, "portable") == 0 &&
+	    kern[nk - 1].usable(),
+	    "kernels this CPU runs:%s (the portable one last)", names);
+
+	for (ki = 0; ki < nk; ki++) {
+		const struct muse_hll_kernel *kv = &kern[ki];
+		int max_ok = 1, hist_ok = 1, cases = 0;
+
+		if (!kv->usable())
+			continue;
+		for (li = 0; li < sizeof(lgks) / sizeof(lgks[0]); li++) {
+			size_t k = (size_t)1 << lgks[li];
+			int pa, pb;
+
+			for (pa = 0; pa < NPATTERNS; pa++) {
+				uint32_t c[64], ref[64] = { 0 };
+				size_t off = (size_t)pa % 2;
+				uint8_t *x = a + off, *y = b + 1 - off;
+
+				/* Big arrays take fewer patterns: time. */
+				if (lgks[li] >= 17 && pa % 3 != 0)
+					continue;
+				pb = (pa + 1 + (int)(rng_next(&rg) % 5)) %
+				    NPATTERNS;
+				fill_pattern(x, k, pa, &rg);
+				fill_pattern(y, k, pb, &rg);
+				/* Plain loops give the expected results. */
+				for (i = 0; i < k; i++) {
+					want[i] = x[i] > y[i] ? x[i] : y[i];
+					ref[x[i] & 63]++;
+				}
+				kv->histogram(x, k, c);
+				hist_ok &= memcmp(c, ref, sizeof(ref)) == 0;
+				memcpy(got + off, x, k);
+				kv->max(got + off, y, k);
+				max_ok &= memcmp(got + off, want, k) == 0;
+				cases++;
+			}
+		}
+		check(max_ok, "%s: register max equals the plain loop (%d cases)",
+		    kv->name, cases);
+		check(hist_ok, "%s: histogram equals the plain count (%d cases)",
+		    kv->name, cases);
+	}
+	free(a);
+	free(b);
+	free(want);
+	free(got);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* muse_hll_add_many builds what one muse_hll_add per coupon builds. */
+static void test_add_many(void)
+{
+	static const size_t sizes[] = { 0, 1, 5, 3000, 4096, 4097, 5000, 300000 };
+	size_t si, i;
+	int good = 1;
+
+	for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		size_t n = sizes[si], at = 0;
+		uint32_t *c = xmalloc((n + 1) * sizeof(*c));
+		muse_hll *one = xnew(14), *many = xnew(14), *pre = xnew(14);
+		struct rng rg = { n };
+
+		for (i = 0; i < n; i++)
+			c[i] = i % 11 == 10 ? 12345 : item(7000 + i % (n / 2 + 1));
+		for (i = 0; i < n; i++)
+			muse_hll_add(one, c[i]);
+		/* Batches of random sizes, the switch to dense inside one. */
+		while (at < n) {
+			size_t len = 1 + (size_t)(rng_next(&rg) % 700);
+
+			len = len > n - at ? n - at : len;
+			good &= muse_hll_add_many(many, c + at, len) == 0;
+			at += len;
+		}
+		good &= muse_hll_add_many(many, c, 0) == 0;
+		good &= same_bytes(one, many);
+		/* Into a sketch that is already dense. */
+		add_range(pre, 1, 0, 20000);
+		add_range(one, 1, 0, 20000);
+		good &= muse_hll_add_many(pre, c, n) == 0 &&
+		    same_bytes(one, pre);
+		free(c);
+		muse_hll_free(one);
+		muse_hll_free(many);
+		muse_hll_free(pre);
+	}
+	check(good, "add_many gives the bytes of one add a coupon, in any batches");
+
+	/* Sorted input into an empty sketch takes the one-pass way. */
+	good = 1;
+	for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		size_t n = sizes[si];
+		uint32_t *c = xmalloc((n + 1) * sizeof(*c));
+		muse_hll *one = xnew(14), *many = xnew(14);
+
+		for (i = 0; i < n; i++)
+			c[i] = i % 11 == 10 ? 12345 : item(9000 + i % (n / 2 + 1));
+		qsort(c, n, sizeof(*c), cmp_u32);
+		for (i = 0; i < n; i++)
+			muse_hll_add(one, c[i]);
+		/* A cleared sketch keeps its buffers, of some other size. */
+		add_range(many, 3, 0, si % 2 ? 10 : 3000);
+		muse_hll_clear(many);
+		good &= muse_hll_add_many(many, c, n) == 0 &&
+		    same_bytes(one, many) &&
+		    muse_hll_estimate(one) == muse_hll_estimate(many);
+		/* Then more, one by one and in a batch, on top. */
+		add_range(one, 5, 0, 100);
+		for (i = 0; i < 100; i++) {
+			uint32_t x = item(5 + i);
+
+			good &= muse_hll_add_many(many, &x, 1) == 0;
+		}
+		good &= same_bytes(one, many);
+		/* Sorted input into a sketch that is not empty. */
+		muse_hll_clear(many);
+		if (n > 0)
+			muse_hll_add(many, c[n / 2]);
+		good &= muse_hll_add_many(many, c, n) == 0;
+		muse_hll_clear(one);
+		for (i = 0; i < n; i++)
+			muse_hll_add(one, c[i]);
+		good &= same_bytes(one, many);
+		free(c);
+		muse_hll_free(one);
+		muse_hll_free(many);
+	}
+	check(good, "add_many of sorted coupons with repeats gives the same bytes");
+}
+
+/* ---------------------------------------------------------------------
  * Speed notes (printed, not checked: machines differ)
  */
 
@@ -1044,6 +1252,8 @@ int main(int argc, char **argv)
 	for (lgk = MUSE_HLL_LGK_MIN; lgk <= MUSE_HLL_LGK_MAX; lgk++)
 		if (!quick || lgk % 4 == 0 || lgk == MUSE_HLL_LGK_MAX)
 			test_switch(lgk);
+	test_kernels();
+	test_add_many();
 	test_accuracy(quick);
 	report_speed();
 	return check_done("test_hll");

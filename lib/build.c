@@ -772,21 +772,12 @@ static int cmp_cells(const void *a, const void *b, void *ctx)
 	return 0;
 }
 
-/* Fills a sketch from a vector of coupons, sorted and without repeats. */
+/* Fills a sketch from a vector of coupons (sorted first: the cheap order). */
 static int fill(muse_hll *h, struct cvec *c)
 {
-	uint32_t prev = 0;
-
 	muse_hll_clear(h);
-	if (sort_u32(c->v, c->n))
+	if (sort_u32(c->v, c->n) || muse_hll_add_many(h, c->v, c->n))
 		return MUSE_ENOMEM;
-	for (uint32_t i = 0; i < c->n; i++) {
-		if (c->v[i] == prev)
-			continue;
-		prev = c->v[i];
-		if (muse_hll_add(h, prev))
-			return MUSE_ENOMEM;
-	}
 	free(c->v);
 	c->v = NULL;
 	c->n = c->cap = 0;

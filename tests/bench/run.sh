@@ -111,11 +111,13 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 	printf '| muse-ingest, 3 tables | %.3f | %.0f MB/s of CSV | %.2fx the time of cat; %d bytes of event streams |\n' "$t_ingest" "$(echo "$mb / $t_ingest" | bc -l)" "$(echo "$t_ingest / $t_cat" | bc -l)" "$ev_bytes"
 	printf '| muse-sketch, whole period | %.3f | %.2f M events/s | store %d bytes |\n' "$t_sketch" "$(echo "$rows / $t_sketch / 1000000" | bc -l)" "$store_bytes"
 	printf '| muse-merge of %d daily stores | %.3f | %.1f MB/s of input | output byte-identical to the whole run |\n' "$DAYS" "$t_merge" "$(echo "$day_bytes / 1000000 / $t_merge" | bc -l)"
-	printf '| muse-query, cold process: reach of 3 assets x 3 segments | %.4f | | %s |\n' "$t_query" "whole store read (no index yet)"
+	printf '| muse-query, cold process: reach of 3 assets x 3 segments | %.4f | | %s |\n' "$t_query" "indexed store: only the blocks the filters can need"
 	echo
 	echo "Peers: the race against DuckDB (issue 3, tests/bench/race.sh) follows."
 	if [ -s "$race" ]; then echo; cat "$race"; fi
 	if [ -s "$kept" ]; then echo; cat "$kept"; fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"
+# The sketch kernels against DataSketches' figures (their own marked section).
+[ "${KERNELS:-1}" = 0 ] || tests/bench/kernels.sh > /dev/null
 cat "$out"

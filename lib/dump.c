@@ -20,7 +20,8 @@ void muse_dump_header(const struct muse_header *h, char *buf, size_t n)
 		snprintf(buf, n, "events table=%s", muse_table_name(h->table));
 		return;
 	}
-	len = (size_t)snprintf(buf, n, "sketch dims=");
+	len = (size_t)snprintf(buf, n, "%s dims=",
+	    h->kind == MUSE_KIND_DELTA ? "delta" : "sketch");
 	for (int d = 0, first = 1; d < MUSE_NDIMS && len < n; d++)
 		if (h->dims & 1u << d) {
 			len += (size_t)snprintf(buf + len, n - len, "%s%s",
@@ -115,17 +116,24 @@ static void dump_event(FILE *out, int form, const struct muse_event *ev)
 	fputs(json ? "}\n" : "\n", out);
 }
 
+/*
+ * A sketch record, or a delta record: op "upsert" with the record, or
+ * "delete" with the key alone (a == NULL; the other TSV columns empty).
+ * The op is the first TSV column and the last JSON member.
+ */
 static void dump_sketch(FILE *out, int form, const struct muse_header *h,
-	const struct muse_key *k, const struct muse_acc *a)
+	const char *op, const struct muse_key *k, const struct muse_acc *a)
 {
 	const char *sep = form == MUSE_DUMP_TSV ? "\t" : ", ";
-	const muse_hll *hl[3] = { a->reach, a->qreach, a->areach };
 	static const char *const hn[3] = { "reach", "qreach", "areach" };
+	const muse_hll *hl[3];
 	int json = form == MUSE_DUMP_JSON;
 	char day[16];
 
 	if (json)
 		fputc('{', out);
+	else if (op != NULL)
+		fprintf(out, "%s\t", op);
 	for (int d = 0; d < MUSE_NDIMS; d++) {
 		if (!(h->dims & 1u << d))
 			continue;
@@ -139,11 +147,21 @@ static void dump_sketch(FILE *out, int form, const struct muse_header *h,
 		}
 		fputs(sep, out);
 	}
+	if (a == NULL) {
+		if (json)
+			fprintf(out, "\"op\": \"%s\"}\n", op);
+		else
+			fputs("\t\t\t\t\t\t\t\t\t\n", out);
+		return;
+	}
 	fprintf(out, json ? "\"impressions\": %" PRIu64 ", \"plays\": %" PRIu64
 	    ", \"qplays\": %" PRIu64 ", \"watch_s\": %" PRIu64 ".%03u" :
 	    "%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 ".%03u",
 	    a->impressions, a->plays, a->qplays, a->watch_ms / 1000,
 	    (unsigned)(a->watch_ms % 1000));
+	hl[0] = a->reach;
+	hl[1] = a->qreach;
+	hl[2] = a->areach;
 	for (int i = 0; i < 3; i++) {
 		size_t n = 0;
 		const char *rep = muse_hll_is_dense(hl[i]) ? "dense" :
@@ -157,6 +175,8 @@ static void dump_sketch(FILE *out, int form, const struct muse_header *h,
 		else
 			fprintf(out, "\t%.0f\t%s", muse_hll_estimate(hl[i]), rep);
 	}
+	if (json && op != NULL)
+		fprintf(out, ", \"op\": \"%s\"", op);
 	fputs(json ? "}\n" : "\n", out);
 }
 
@@ -172,6 +192,8 @@ static void dump_columns(FILE *out, const struct muse_header *h)
 		fprintf(out, "%s\n", ev_cols[h->table]);
 		return;
 	}
+	if (h->kind == MUSE_KIND_DELTA)
+		fputs("op\t", out);
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		if (h->dims & 1u << d)
 			fprintf(out, "%s\t", muse_dim_name(d));
@@ -189,10 +211,11 @@ int muse_dump_stream(muse_reader *r, const struct muse_header *h, int form,
 	size_t n;
 	int rc, have_prev = 0;
 	char line[256];
+	const char *op = NULL;     /* of a delta record */
 
 	*records = 0;
 	a = none;
-	if (h->kind == MUSE_KIND_SKETCH && muse_acc_init(&a, h->lgk))
+	if (h->kind != MUSE_KIND_EVENTS && muse_acc_init(&a, h->lgk))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	if (form == MUSE_DUMP_TSV) {
 		muse_dump_header(h, line, sizeof(line));
@@ -210,8 +233,28 @@ int muse_dump_stream(muse_reader *r, const struct muse_header *h, int form,
 				dump_event(out, form, &ev);
 			continue;
 		}
+		/* A delta record: its op byte, then a record or a key alone. */
+		if (h->kind == MUSE_KIND_DELTA) {
+			const uint8_t *after;
+
+			if (n < 1 || (rec[0] != 1 && rec[0] != 2)) {
+				rc = muse_err_set(e, MUSE_EFORMAT, "record %" PRIu64
+				    ": bad delta op", *records);
+				break;
+			}
+			op = rec[0] == 1 ? "upsert" : "delete";
+			rec++;
+			n--;
+			if (*op == 'd' && (muse_key_decode(h->dims, rec, rec + n, &k,
+			    &after) || after != rec + n)) {
+				rc = muse_err_set(e, MUSE_EFORMAT, "record %" PRIu64
+				    ": malformed delete", *records);
+				break;
+			}
+		}
 		muse_acc_clear(&a);
-		if ((rc = muse_rec_decode(h, rec, n, &k, &a, e)))
+		if ((op == NULL || *op == 'u') &&
+		    (rc = muse_rec_decode(h, rec, n, &k, &a, e)))
 			break;
 		if (h->flags & MUSE_FLAG_SORTED) {
 			const uint8_t *after, *x;
@@ -234,7 +277,8 @@ int muse_dump_stream(muse_reader *r, const struct muse_header *h, int form,
 			have_prev = 1;
 		}
 		if (form != MUSE_DUMP_NONE)
-			dump_sketch(out, form, h, &k, &a);
+			dump_sketch(out, form, h, op, &k,
+			    op != NULL && *op == 'd' ? NULL : &a);
 	}
 	muse_acc_free(&a);
 	muse_buf_free(&pk);

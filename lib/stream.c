@@ -57,6 +57,16 @@ int muse_table_parse(const char *s)
 	return -1;
 }
 
+const char *muse_kind_name(int kind)
+{
+	switch (kind) {
+	case MUSE_KIND_EVENTS: return "events";
+	case MUSE_KIND_SKETCH: return "sketch";
+	case MUSE_KIND_DELTA: return "delta";
+	}
+	return "unknown";
+}
+
 const char *muse_dim_name(int dim)
 {
 	return dim >= 0 && dim < MUSE_NDIMS ? dim_names[dim] : "unknown";
@@ -91,8 +101,7 @@ int muse_header_compatible(const struct muse_header *a,
 
 	if (a->kind != b->kind)
 		return muse_err_set(e, MUSE_EPARAM, "stream kinds differ: %s vs %s",
-		    a->kind == MUSE_KIND_EVENTS ? "events" : "sketch",
-		    b->kind == MUSE_KIND_EVENTS ? "events" : "sketch");
+		    muse_kind_name(a->kind), muse_kind_name(b->kind));
 	if (a->hash != b->hash || a->seed != b->seed)
 		return muse_err_set(e, MUSE_EPARAM, "user-id hashing differs");
 	if (a->kind == MUSE_KIND_EVENTS) {
@@ -194,11 +203,17 @@ int muse_header_parse(const uint8_t *p, struct muse_header *h,
 				    "event stream header byte %d is not zero", i);
 		break;
 	case MUSE_KIND_SKETCH:
+	case MUSE_KIND_DELTA:
 		if (h->dims >= 1u << MUSE_NDIMS || h->grain > MUSE_GRAIN_MONTH ||
 		    h->lgk < 4 || h->lgk > 21 || h->metrics != MUSE_METRICS_V1 ||
 		    h->table != 0 ||
 		    (!(h->dims & 1u << MUSE_DIM_DATE) && h->grain != MUSE_GRAIN_DAY))
-			return muse_err_set(e, MUSE_EFORMAT, "bad sketch schema");
+			return muse_err_set(e, MUSE_EFORMAT, "bad %s schema",
+			    muse_kind_name(h->kind));
+		/* A delta's records are in key order, as a store's are. */
+		if (h->kind == MUSE_KIND_DELTA && !(h->flags & MUSE_FLAG_SORTED))
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "delta stream not flagged sorted");
 		break;
 	default:
 		return muse_err_set(e, MUSE_EFORMAT, "unknown stream kind %u",
@@ -229,6 +244,10 @@ struct muse_writer {
 	int indexed;
 	uint8_t dims;
 	uint64_t version;
+	/* delta footer: the states the delta goes from and to */
+	int delta;
+	uint64_t from_version, from_content, from_records, to_content,
+	    to_records;
 	struct muse_buf index;    /* the entries so far */
 	struct muse_buf first;    /* first key of the open block */
 	struct muse_buf last;     /* key of the last record added */
@@ -273,6 +292,7 @@ muse_writer *muse_writer_new(FILE *out, const char *name,
 		w->indexed = 1;
 		w->dims = h->dims;
 	}
+	w->delta = h->kind == MUSE_KIND_DELTA;
 	header_encode(h, hdr);
 	if (write_bytes(w, hdr, sizeof(hdr), e)) {
 		muse_writer_free(w);
@@ -375,9 +395,11 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 }
 
 /*
- * The store footer: a skippable block after the data blocks whose payload
- * ends with its own length and a magic, so that a reader can find it from
- * the end of the file (muse-format(5), "Store footer").
+ * The footer: a skippable block after the data blocks whose payload ends
+ * with its own length and a magic, so that a reader can find it from the
+ * end of the file (muse-format(5), STORE FOOTER and DELTA STREAMS).
+ * Both types share the first 48 bytes; a store's index or a delta's
+ * origin and target follow.
  */
 static int write_footer(muse_writer *w, struct muse_err *e)
 {
@@ -387,7 +409,7 @@ static int write_footer(muse_writer *w, struct muse_err *e)
 	uint64_t sum;
 	int rc;
 
-	if (muse_buf_put_u8(&p, MUSE_FOOTER_STORE) ||
+	if (muse_buf_put_u8(&p, w->delta ? MUSE_FOOTER_DELTA : MUSE_FOOTER_STORE) ||
 	    muse_buf_put(&p, "\0\0\0\0\0\0\0", 7) ||
 	    muse_buf_put_le64(&p, w->version) ||
 	    muse_buf_put_le64(&p, XXH3_64bits_digest(w->content)) ||
@@ -395,7 +417,12 @@ static int write_footer(muse_writer *w, struct muse_err *e)
 	    muse_buf_put_le64(&p, w->nrecords) ||
 	    muse_buf_put_le32(&p, w->nblocks) ||
 	    muse_buf_put_le32(&p, 0) ||
-	    muse_buf_put(&p, w->index.p, w->index.len) ||
+	    (w->delta ? muse_buf_put_le64(&p, w->from_version) ||
+	    muse_buf_put_le64(&p, w->from_content) ||
+	    muse_buf_put_le64(&p, w->from_records) ||
+	    muse_buf_put_le64(&p, w->to_content) ||
+	    muse_buf_put_le64(&p, w->to_records) :
+	    muse_buf_put(&p, w->index.p, w->index.len)) ||
 	    muse_buf_put_le64(&p, p.len) ||
 	    muse_buf_put(&p, MUSE_FOOTER_MAGIC, 8)) {
 		muse_buf_free(&p);
@@ -444,6 +471,18 @@ void muse_writer_set_version(muse_writer *w, uint64_t version)
 	w->version = version;
 }
 
+void muse_writer_set_delta(muse_writer *w, uint64_t from_version,
+	uint64_t from_content, uint64_t from_records, uint64_t to_version,
+	uint64_t to_content, uint64_t to_records)
+{
+	w->from_version = from_version;
+	w->from_content = from_content;
+	w->from_records = from_records;
+	w->version = to_version;
+	w->to_content = to_content;
+	w->to_records = to_records;
+}
+
 int muse_writer_finish(muse_writer *w, struct muse_err *e)
 {
 	uint8_t t[MUSE_TRAILER_SIZE];
@@ -452,7 +491,7 @@ int muse_writer_finish(muse_writer *w, struct muse_err *e)
 		return MUSE_EIO;
 	if (flush_block(w, e))
 		return e->code;
-	if (w->indexed && write_footer(w, e))
+	if ((w->indexed || w->delta) && write_footer(w, e))
 		return e->code;
 	memset(t, 0, sizeof(t));
 	t[0] = BLOCK_END;
@@ -494,6 +533,7 @@ struct muse_reader {
 	uint64_t pos;            /* bytes consumed from the input */
 	uint64_t stream_start;
 	int in_stream;
+	uint8_t kind;             /* of the current stream */
 	struct muse_buf packed;
 	struct muse_buf raw;
 	const uint8_t *cur, *end; /* records left in the current block */
@@ -613,6 +653,7 @@ int muse_reader_next_stream(muse_reader *r, struct muse_header *h,
 	}
 	r->stream_start = start;
 	r->in_stream = 1;
+	r->kind = h->kind;
 	r->nblocks = 0;
 	r->nrecords = 0;
 	r->cur = r->end = NULL;
@@ -630,23 +671,46 @@ void muse_reader_footer(const muse_reader *r, struct muse_footer *f)
 }
 
 /*
- * Notes what a store footer says.  Its index is read by lib/store.c; here
- * only the fixed fields matter, checked again at the trailer.
+ * Notes what a footer says.  A store's index is read by lib/store.c; here
+ * only the fixed fields matter, checked again at the trailer.  A footer
+ * must suit its stream: a store footer ends a sorted sketch stream, a
+ * delta footer a delta stream.
  */
 static int note_footer(muse_reader *r, const uint8_t *p, size_t n,
 	uint64_t off, struct muse_err *e)
 {
-	if (n < 64 || p[0] != MUSE_FOOTER_STORE ||
+	if (n < 64 || (p[0] != MUSE_FOOTER_STORE && p[0] != MUSE_FOOTER_DELTA) ||
 	    memcmp(p + n - 8, MUSE_FOOTER_MAGIC, 8) != 0)
 		return 0;       /* some other skippable block: passed over */
-	if (muse_le64(p + n - 16) != n - 16)
-		return fail(r, e, off, MUSE_EFORMAT, "bad store footer length");
+	if (muse_le64(p + n - 16) != n - 16 ||
+	    (p[0] == MUSE_FOOTER_DELTA && n != 104))
+		return fail(r, e, off, MUSE_EFORMAT, "bad footer length");
 	if (r->footer.present)
-		return fail(r, e, off, MUSE_EFORMAT, "two store footers");
+		return fail(r, e, off, MUSE_EFORMAT, "two footers in one stream");
+	if (p[0] == MUSE_FOOTER_STORE ? r->kind != MUSE_KIND_SKETCH :
+	    r->kind != MUSE_KIND_DELTA)
+		return fail(r, e, off, MUSE_EFORMAT, p[0] == MUSE_FOOTER_STORE ?
+		    "store footer in a stream that is not a sketch stream" :
+		    "delta footer in a stream that is not a delta stream");
+	if (memcmp(p + 1, "\0\0\0\0\0\0\0", 7) != 0 || muse_le32(p + 44) != 0)
+		return fail(r, e, off, MUSE_EFORMAT,
+		    "reserved footer bytes are not zero");
+	if (muse_le64(p + 24) != off - r->stream_start)
+		return fail(r, e, off, MUSE_EFORMAT,
+		    "footer offset disagrees with its place in the stream");
 	r->footer.present = 1;
+	r->footer.type = p[0];
 	r->footer.version = muse_le64(p + 8);
 	r->footer.content = muse_le64(p + 16);
 	r->footer.records = muse_le64(p + 32);
+	if (p[0] == MUSE_FOOTER_DELTA) {
+		r->footer.from_version = muse_le64(p + 48);
+		r->footer.from_content = muse_le64(p + 56);
+		r->footer.from_records = muse_le64(p + 64);
+		r->footer.to_version = r->footer.version;
+		r->footer.to_content = muse_le64(p + 72);
+		r->footer.to_records = muse_le64(p + 80);
+	}
 	return 0;
 }
 
@@ -700,7 +764,12 @@ static int read_block(muse_reader *r, uint8_t *bh, struct muse_err *e)
 			    (r->footer.records != r->nrecords || (!r->skipped &&
 			    r->footer.content != XXH3_64bits_digest(r->content))))
 				return fail(r, e, off, MUSE_ECHECKSUM,
+				    r->kind == MUSE_KIND_DELTA ?
+				    "delta footer disagrees with the records" :
 				    "store footer disagrees with the records");
+			if (r->kind == MUSE_KIND_DELTA && !r->footer.present)
+				return fail(r, e, off, MUSE_EFORMAT,
+				    "delta stream without its footer");
 			r->in_stream = 0;
 			return 2;
 		}

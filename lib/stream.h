@@ -68,6 +68,7 @@ struct muse_header {
 	uint64_t seed;
 };
 
+const char *muse_kind_name(int kind);  /* "events", "sketch", "delta" */
 const char *muse_table_name(int table);
 int muse_table_parse(const char *s);  /* enum value or -1 */
 const char *muse_dim_name(int dim);
@@ -101,8 +102,14 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
  * a checksum of their content (XXH3-64 of the records as stored, each
  * with its length), so that a reader can fetch only the blocks a query
  * needs and a delta can name the states it goes from and to.
+ *
+ * Delta streams end with a footer of their own type: their content
+ * checksum and record count, and the version, content checksum (and
+ * record count) of the state they start from and the state they produce
+ * (muse-format(5), DELTA STREAMS).  Every delta stream has one.
  */
 #define MUSE_FOOTER_STORE 1
+#define MUSE_FOOTER_DELTA 2
 /*
  * A block's zone, kept in the footer's index: the range of its days and,
  * for asset, segment and country, a 64-bit set of hashed values (bit
@@ -119,6 +126,10 @@ void muse_zone_add(struct muse_zone *z, uint8_t dims, const struct muse_key *k);
 #define MUSE_FOOTER_MAGIC "MUSEFOOT"
 /* The version a store's footer carries (default 0). */
 void muse_writer_set_version(muse_writer *w, uint64_t version);
+/* What a delta stream's footer says of its origin and target (default 0). */
+void muse_writer_set_delta(muse_writer *w, uint64_t from_version,
+	uint64_t from_content, uint64_t from_records, uint64_t to_version,
+	uint64_t to_content, uint64_t to_records);
 /* Flushes the last block and writes the trailer (does not close out). */
 int muse_writer_finish(muse_writer *w, struct muse_err *e);
 void muse_writer_free(muse_writer *w);
@@ -152,17 +163,22 @@ const char *muse_reader_name(const muse_reader *r);
 uint64_t muse_reader_stream_offset(const muse_reader *r);
 muse_input *muse_reader_input(muse_reader *r);
 
-/* What a store's footer says, once the stream's trailer has been read. */
+/* What a footer says, once the stream's trailer has been read. */
 struct muse_footer {
 	int present;
-	uint64_t version;
-	uint64_t content;     /* XXH3-64 of the records, see above */
-	uint64_t records;
+	int type;             /* MUSE_FOOTER_STORE or MUSE_FOOTER_DELTA */
+	uint64_t version;     /* a store's; a delta's target version */
+	uint64_t content;     /* XXH3-64 of the stream's records, see above */
+	uint64_t records;     /* the stream's own records */
+	/* deltas: the state they start from and the state they produce */
+	uint64_t from_version, from_content, from_records;
+	uint64_t to_version, to_content, to_records;
 };
 /*
  * The footer of the stream just finished (after muse_reader_next returned
- * 0); present is 0 for streams without one.  The reader has checked the
- * content checksum against the records it returned.
+ * 0, or muse_reader_skip_stream); present is 0 for streams without one.
+ * The reader has checked the record count, and the content checksum
+ * against the records it returned when it skipped none.
  */
 void muse_reader_footer(const muse_reader *r, struct muse_footer *f);
 

@@ -24,9 +24,10 @@ static const struct option longopts[] = {
 static void usage(void)
 {
 	printf("Usage: muse-cat [-chqV] [-o FORMAT] [FILE...]\n"
-	    "Print muse event and sketch streams as text (user ids appear only as\n"
-	    "their hash), or check them: checksums, record counts, trailer, key\n"
-	    "order.  With no FILE, or when FILE is -, read standard input.\n"
+	    "Print muse streams (events, sketches, deltas) as text (user ids\n"
+	    "appear only as their hash), or check them: checksums, record counts,\n"
+	    "trailer, key order.  With no FILE, or when FILE is -, read standard\n"
+	    "input.\n"
 	    "\n"
 	    "  -c, --check            verify only; print one line per stream\n"
 	    "  -h, --help             show this help and exit\n"

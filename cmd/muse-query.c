@@ -1,6 +1,7 @@
 /*
  * muse-query - ad-hoc questions over sketch stores (SPEC 7).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "delta.h"
 #include "qline.h"
 #include "query.h"
 #include "store.h"
@@ -19,9 +21,10 @@
 
 static const char *prog = "muse-query";
 
-enum { OPT_CI = CHAR_MAX + 1, OPT_SERVE, OPT_SORT, OPT_STATS, OPT_TOP };
+enum { OPT_AS_OF = CHAR_MAX + 1, OPT_CI, OPT_SERVE, OPT_SORT, OPT_STATS, OPT_TOP };
 
 static const struct option longopts[] = {
+	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "asset", required_argument, NULL, 'a' },
 	{ "by", required_argument, NULL, 'b' },
 	{ "ci", required_argument, NULL, OPT_CI },
@@ -43,13 +46,18 @@ static const struct option longopts[] = {
 static void usage(void)
 {
 	printf("Usage: muse-query [-hV] [-a LIST] [-t LIST] [-s LIST] [-c LIST] [-d RANGE]\n"
-	    "                  [-b DIMS] [-m LIST] [--ci LEVEL] [--sort METRIC[:asc]]\n"
-	    "                  [--stats] [--top N] [-o FORMAT] STORE...\n"
+	    "                  [--as-of VERSION]"
+	    " [-b DIMS] [-m LIST] [--ci LEVEL]\n"
+	    "                  [--sort METRIC[:asc]]"
+	    " [--stats] [--top N] [-o FORMAT] STORE...\n"
 	    "       muse-query --serve STORE\n"
 	    "Answer questions over sketch stores: filter keys, group them, unite\n"
 	    "their sketches (a user counts once in any union) and print metrics.\n"
-	    "STORE - reads standard input.\n"
+	    "STORE - reads standard input; a STORE that is a publishing directory\n"
+	    "(muse-delta publish) means its latest version.\n"
 	    "\n"
+	    "      --as-of VERSION    answer from that version of a publishing\n"
+	    "                         directory\n"
 	    "  -a, --asset LIST       assets (comma-separated, shell globs allowed)\n"
 	    "  -b, --by DIMS          group by title, asset, date, week, month,\n"
 	    "                         segment, country; none = one row (default)\n"
@@ -68,7 +76,8 @@ static void usage(void)
 	    "                         default)\n"
 	    "      --serve            answer one query (options as above) per line\n"
 	    "                         of stdin with one JSON line each, following\n"
-	    "                         STORE as new versions replace it\n"
+	    "                         STORE (or the directory's LATEST) as new\n"
+	    "                         versions land\n"
 	    "      --sort METRIC[:asc]  order rows by a metric (descending)\n"
 	    "      --stats            report on stderr how many blocks were read\n"
 	    "  -t, --title LIST       titles\n"
@@ -97,11 +106,39 @@ static void warn_cb(void *ctx, const char *msg)
  * mapping stays valid until the loop lets it go, so no answer waits for
  * the new version to load.
  */
+/*
+ * The store file a STORE argument names: itself, or for a publishing
+ * directory the file of its latest version (or of --as-of).  *path is
+ * malloc'd; *version is the version asked for (0 for a plain file).
+ */
+static int resolve(const char *arg, uint64_t as_of, char **path,
+	uint64_t *version, struct muse_err *e)
+{
+	struct stat st;
+	uint64_t v = as_of;
+	int rc;
+
+	*version = 0;
+	if (strcmp(arg, "-") == 0 || stat(arg, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		if (as_of)
+			return muse_err_set(e, MUSE_EUSAGE,
+			    "--as-of needs a publishing directory, not \"%s\"", arg);
+		*path = strdup(arg);
+		return *path ? 0 : muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	if (v == 0 && (rc = muse_publish_latest(arg, &v, e)))
+		return rc;
+	*version = v;
+	return muse_publish_materialize(arg, v, path, e);
+}
+
 /* Decompressed blocks a serving process keeps in memory. */
 #define SERVE_CACHE ((size_t)2 << 30)
 
 struct follow {
 	const char *path;
+	int is_dir;               /* a publishing directory: follow LATEST */
+	uint64_t version;         /* of the directory, last taken */
 	pthread_mutex_t lock;
 	muse_store *next;         /* a newer version, not yet taken */
 	dev_t dev;
@@ -134,6 +171,28 @@ static void *watch(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (stop)
 			return NULL;
+		if (f->is_dir) {
+			uint64_t v;
+			char *p = NULL;
+
+			/* A version that cannot be had is skipped; the old one serves. */
+			if (muse_publish_latest(f->path, &v, &e) || v == f->version ||
+			    muse_publish_materialize(f->path, v, &p, &e)) {
+				free(p);
+				continue;
+			}
+			s = muse_store_open(p, &e);
+			free(p);
+			if (s == NULL)
+				continue;
+			muse_store_cache(s, SERVE_CACHE);
+			pthread_mutex_lock(&f->lock);
+			muse_store_free(f->next);
+			f->next = s;
+			f->version = v;
+			pthread_mutex_unlock(&f->lock);
+			continue;
+		}
 		if (stat(f->path, &st) != 0 || same_file(f, &st))
 			continue;
 		/* A version that fails to open is skipped; the old one serves. */
@@ -176,7 +235,22 @@ static int serve(const char *path)
 	memset(&f, 0, sizeof(f));
 	muse_err_clear(&e);
 	f.path = path;
-	if (stat(path, &st) != 0 || (cur = muse_store_open(path, &e)) == NULL) {
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char *file = NULL;
+
+		f.is_dir = 1;
+		if (resolve(path, 0, &file, &f.version, &e)) {
+			muse_cli_err(prog, &e);
+			return MUSE_EXIT_ERROR;
+		}
+		cur = muse_store_open(file, &e);
+		free(file);
+	}
+	if (!f.is_dir && stat(path, &st) != 0)
+		muse_err_set(&e, MUSE_EIO, "cannot open: %s", strerror(errno));
+	else if (!f.is_dir)
+		cur = muse_store_open(path, &e);
+	if (cur == NULL) {
 		if (e.code == MUSE_OK || e.name[0] == '\0') {
 			muse_err_where(&e, path, 0, UINT64_MAX);
 			muse_err_set(&e, MUSE_EUSAGE, "--serve needs an indexed store "
@@ -245,6 +319,7 @@ int main(int argc, char **argv)
 	muse_query *q;
 	int c, rc = 0, status = MUSE_EXIT_OK, fmt_set = 0, stats = 0;
 	int serving = 0;
+	uint64_t as_of = 0;
 	uint64_t v;
 
 	muse_cli_setup();
@@ -258,6 +333,11 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			rc = muse_query_filter(q, MUSE_DIM_ASSET, optarg, &e);
+			break;
+		case OPT_AS_OF:
+			if (muse_cli_u64(optarg, 1, UINT64_MAX, &as_of))
+				rc = muse_err_set(&e, MUSE_EUSAGE,
+				    "bad --as-of \"%s\" (a version, 1 or more)", optarg);
 			break;
 		case 'b':
 			rc = muse_query_by(q, optarg, &e);
@@ -327,16 +407,28 @@ int main(int argc, char **argv)
 		if (argc - optind != 1)
 			return muse_cli_usage_error(prog,
 			    "--serve follows exactly one STORE");
+		if (as_of)
+			return muse_cli_usage_error(prog,
+			    "--serve follows the latest version; --as-of is for "
+			    "one-shot queries");
 		return muse_cli_close_stdout(prog, serve(argv[optind]));
 	}
 	if (!fmt_set)
 		muse_query_set_format(q, isatty(STDOUT_FILENO) ? MUSE_FMT_TABLE :
 		    MUSE_FMT_TSV);
-	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
-		if (muse_query_add_store(q, argv[i], &e)) {
+	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {
+		char *path = NULL;
+		uint64_t version;
+
+		if (resolve(argv[i], as_of, &path, &version, &e) ||
+		    muse_query_add_store(q, path, &e)) {
+			if (e.name[0] == '\0')
+				muse_err_where(&e, argv[i], 0, UINT64_MAX);
 			muse_cli_err(prog, &e);
 			status = MUSE_EXIT_ERROR;
 		}
+		free(path);
+	}
 	if (status == MUSE_EXIT_OK &&
 	    muse_query_write(q, stdout, warn_cb, NULL, &e)) {
 		if (e.name[0] == '\0' && e.code == MUSE_EIO)

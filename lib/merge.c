@@ -381,7 +381,9 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 
 		streams++;
 		if (h.kind != MUSE_KIND_SKETCH) {
-			rc = muse_err_set(e, MUSE_EUSAGE,
+			rc = muse_err_set(e, MUSE_EUSAGE, h.kind == MUSE_KIND_DELTA ?
+			    "expected a sketch stream, found a delta (apply it "
+			    "with muse-delta apply)" :
 			    "expected a sketch stream, found an event stream "
 			    "(run muse-sketch first)");
 			break;

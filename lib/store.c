@@ -136,6 +136,9 @@ muse_store *muse_store_open(const char *path, struct muse_err *e)
 			return bad(s, e, MUSE_ECHECKSUM,
 			    "store footer checksum mismatch");
 	}
+	if (p[0] == MUSE_FOOTER_DELTA)
+		return bad(s, e, MUSE_EUSAGE, "a delta, not a store (apply it to "
+		    "its store with muse-delta apply)");
 	if (p[0] != MUSE_FOOTER_STORE)
 		return bad(s, e, MUSE_EFORMAT, "unknown footer type");
 	s->version = muse_le64(p + 8);

@@ -16,6 +16,11 @@ setup_file() {
 	    affinities.mev
 	muse-sketch -o store.msk "$@" || return 1
 	muse-sketch -o day1.msk --date 2025-07-01 "$@" || return 1
+	# Daily stores at the default grain, for publishing.
+	set -- impressions.mev plays.mev affinities.mev
+	for d in 1 2 3 4; do
+		muse-sketch -o "d$d.msk" --date "2025-07-0$d" "$@" || return 1
+	done
 }
 
 D=$BATS_FILE_TMPDIR
@@ -159,4 +164,75 @@ PY
 	run --separate-stderr muse-query --serve "$D/impressions.mev" < /dev/null
 	expect_status 2
 	expect_stderr_contains "impressions.mev"
+}
+
+@test "muse-query DIR answers from the latest version, --as-of from earlier ones" {
+	local v want
+	for v in 1 2 3; do
+		muse-merge -o "c$v.msk" $(for d in $(seq 1 "$v"); do
+		    echo "$D/d$d.msk"; done) || fail "merge $v"
+		muse-delta publish pub "c$v.msk" || fail "publish $v"
+	done
+	for v in 1 2 3; do
+		want=$(muse-query -m impressions,reach -o tsv "c$v.msk")
+		[ "$(muse-query --as-of "$v" -m impressions,reach -o tsv pub)" = "$want" ] ||
+		    fail "version $v differs"
+	done
+	[ "$(muse-query -m impressions,reach -o tsv pub)" = "$want" ] ||
+	    fail "the latest version is not version 3"
+	run --separate-stderr muse-query --as-of 9 pub
+	expect_status 2
+	expect_stderr_contains "not published"
+	run --separate-stderr muse-query --as-of 1 "$D/store.msk"
+	expect_status 2
+	expect_stderr_contains "publishing directory"
+}
+
+@test "--serve keeps answering while a producer publishes 20 versions" {
+	local v
+	# Four different stores, published in turn as versions 1 to 20.
+	for v in 1 2 3 4; do
+		muse-merge -o "c$v.msk" $(for d in $(seq 1 "$v"); do
+		    echo "$D/d$d.msk"; done) || fail "merge $v"
+		muse-query -m impressions -o tsv "c$v.msk" | tail -1 > "want$v"
+	done
+	muse-delta publish pub c1.msk || fail "publish 1"
+	mkfifo in
+	muse-query --serve pub < in > answers 2> err &
+	local pid=$!
+	exec 5> in
+	(
+		for v in $(seq 2 20); do
+			muse-delta publish pub "c$(( (v - 1) % 4 + 1 )).msk" || exit 1
+			sleep 0.1
+		done
+	) &
+	local producer=$!
+	# A steady stream of queries until the producer is done, and a few more
+	# once the last version has had time to be noticed.
+	while kill -0 "$producer" 2>/dev/null; do
+		echo "-m impressions" >&5
+		sleep 0.01
+	done
+	wait "$producer" || fail "a publish failed"
+	sleep 0.5
+	for v in 1 2 3 4 5; do echo "-m impressions" >&5; done
+	exec 5>&-
+	wait "$pid" || fail "serve exited $?: $(cat err)"
+	[ ! -s err ] || fail "stderr: $(cat err)"
+	python3 - answers want1 want2 want3 want4 <<'PY'
+import json, sys
+want = [int(open(f).read()) for f in sys.argv[2:6]]
+seen = []
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    assert "error" not in a, a
+    v = a["version"]
+    got = a["rows"][0]["impressions"]
+    assert got == want[(v - 1) % 4], (v, got)
+    seen.append(v)
+assert seen == sorted(seen), "versions went backwards"
+assert seen[-1] == 20, seen[-5:]
+assert len(seen) > 20, len(seen)
+PY
 }

@@ -52,3 +52,4 @@ complete -c muse-query -l serve -d 'Answer one query per line of stdin with JSON
 complete -c muse-query -s t -l title -x -a '(__muse_query_store_values title)' -d 'Titles'
 complete -c muse-query -l top -x -d 'Keep the first N rows'
 complete -c muse-query -s V -l version -d 'Show the version and exit'
+complete -c muse-query -l as-of -x -d 'Answer from an earlier published version'

@@ -6,6 +6,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
@@ -44,6 +45,25 @@ all: $(PROGS)
 $(O)/lib/libmuse.a: $(LIB_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The shared library, for make install: the same sources compiled again as
+# position-independent code (lib/*.pic.o), named for the version and
+# carrying the soname of its major version.
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+SHLIB := $(O)/lib/libmuse.so.$(VERSION)
+PIC_OBJ := $(LIB_SRC:%.c=$(O)/%.pic.o)
+
+$(SHLIB): $(PIC_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libmuse.so.$(SOMAJOR) \
+	    -o $@ $^ $(MUSE_LIBS)
+
+$(O)/%.pic.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(MUSE_CFLAGS) -fPIC -c -o $@ $<
+
+-include $(PIC_OBJ:.o=.d)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -91,26 +111,61 @@ clean:
 	    tests/unit/*.o tests/unit/*.d $(UNITS) \
 	    tests/bench/kernels tests/bench/kernels.o tests/bench/kernels.d
 	rm -rf tests/.san tests/.tmp
+	rm -f lib/libmuse.so.*
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
-	    $(DESTDIR)$(FISHCOMPDIR)
-	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
-	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
-	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7/
-	for p in $(PROG_NAMES); do \
-	    install -m 644 completions/bash/muse $(DESTDIR)$(BASHCOMPDIR)/$$p; done
-	install -m 644 completions/zsh/_muse $(DESTDIR)$(ZSHCOMPDIR)/_muse
-	install -m 644 completions/fish/*.fish $(DESTDIR)$(FISHCOMPDIR)/
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, the man
+# pages, the completions, and the library for C programs: libmuse.a,
+# libmuse.so, the headers (muse.h, which includes muse/*.h) and muse.pc
+# for pkg-config.  make uninstall removes exactly those files.
+HEADERS := $(filter-out lib/muse.h,$(sort $(wildcard lib/*.h)))
+MAN1 := $(sort $(wildcard man/*.1))
+MAN5 := $(sort $(wildcard man/*.5))
+MAN7 := $(sort $(wildcard man/*.7))
+FISHCOMP := $(sort $(wildcard completions/fish/*.fish))
+# muse.pc names the directories relative to ${prefix} where it can, so
+# that pkg-config --define-prefix finds a tree that was moved (DESTDIR).
+pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+install: all $(O)/lib/libmuse.a $(SHLIB)
+	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
+	    $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/muse $(DESTDIR)$(PKGCONFIGDIR)
+	$(Q)install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	$(Q)install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(Q)install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(Q)install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	$(Q)for p in $(PROG_NAMES); do \
+	    install -m 644 completions/bash/muse $(DESTDIR)$(BASHCOMPDIR)/$$p || exit; done
+	$(Q)install -m 644 completions/zsh/_muse $(DESTDIR)$(ZSHCOMPDIR)/_muse
+	$(Q)install -m 644 $(FISHCOMP) $(DESTDIR)$(FISHCOMPDIR)/
+	$(Q)install -m 644 $(O)/lib/libmuse.a $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf libmuse.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmuse.so.$(SOMAJOR)
+	$(Q)ln -sf libmuse.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmuse.so
+	$(Q)install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/muse/
+	$(Q)sed 's|^#include "\(.*\)"|#include "muse/\1"|' lib/muse.h \
+	    > $(DESTDIR)$(INCLUDEDIR)/muse.h && chmod 644 $(DESTDIR)$(INCLUDEDIR)/muse.h
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_rel,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+	    share/muse.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/muse.pc && \
+	    chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/muse.pc
 
 uninstall:
-	for p in $(PROG_NAMES); do rm -f $(DESTDIR)$(BINDIR)/$$p \
-	    $(DESTDIR)$(MANDIR)/man1/$$p.1 $(DESTDIR)$(BASHCOMPDIR)/$$p \
-	    $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; done
-	rm -f $(DESTDIR)$(MANDIR)/man5/muse-format.5 $(DESTDIR)$(MANDIR)/man7/muse.7 \
-	    $(DESTDIR)$(ZSHCOMPDIR)/_muse
+	@echo "  UNINSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROG_NAMES)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
+	    $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(PROG_NAMES)) \
+	    $(DESTDIR)$(ZSHCOMPDIR)/_muse \
+	    $(addprefix $(DESTDIR)$(FISHCOMPDIR)/,$(notdir $(FISHCOMP))) \
+	    $(addprefix $(DESTDIR)$(LIBDIR)/,libmuse.a libmuse.so \
+		libmuse.so.$(SOMAJOR) libmuse.so.$(VERSION)) \
+	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/muse/,$(notdir $(HEADERS))) \
+	    $(DESTDIR)$(INCLUDEDIR)/muse.h $(DESTDIR)$(PKGCONFIGDIR)/muse.pc
+	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/muse 2>/dev/null || true
 
 .PHONY: all units deps check demo bench clean install uninstall
 .SECONDARY:

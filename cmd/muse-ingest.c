@@ -19,13 +19,14 @@
 
 static const char *prog = "muse-ingest";
 
-enum { OPT_MAX_ERRORS = CHAR_MAX + 1, OPT_REJECTS };
+enum { OPT_MAX_ERRORS = CHAR_MAX + 1, OPT_PROGRESS, OPT_REJECTS };
 
 static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-errors", required_argument, NULL, OPT_MAX_ERRORS },
 	{ "output", required_argument, NULL, 'o' },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "rejects", required_argument, NULL, OPT_REJECTS },
 	{ "table", required_argument, NULL, 't' },
@@ -36,7 +37,7 @@ static const struct option longopts[] = {
 static void usage(void)
 {
 	printf("Usage: muse-ingest [-fhqV] [-t TABLE] [-o FILE] [--max-errors N]\n"
-	    "                   [--rejects FILE] [FILE...]\n"
+	    "                   [--progress] [--rejects FILE] [FILE...]\n"
 	    "Convert CSV/TSV tables (impressions, plays, affinities, assets) into\n"
 	    "binary event streams.  With no FILE, or when FILE is -, read standard\n"
 	    "input.  zstd-compressed input is read transparently.\n"
@@ -45,7 +46,9 @@ static void usage(void)
 	    "  -h, --help             show this help and exit\n"
 	    "      --max-errors N     skip up to N bad rows (each reported)\n"
 	    "  -o, --output FILE      write FILE (atomically) instead of stdout\n"
-	    "  -q, --quiet            do not report skipped rows\n"
+	    "      --progress         show progress even when stderr is not a\n"
+	    "                         terminal\n"
+	    "  -q, --quiet            do not report skipped rows; no progress\n"
 	    "      --rejects FILE     keep skipped rows in FILE (CSV)\n"
 	    "  -t, --table TABLE      impressions, plays, affinities or assets\n"
 	    "                         (default: inferred from the header)\n"
@@ -88,6 +91,7 @@ struct job {
 	uint64_t errors;
 	int quiet;
 	struct muse_buf rec;
+	struct muse_progress progress;
 };
 
 static int ingest_file(struct job *j, const char *path)
@@ -100,14 +104,19 @@ static int ingest_file(struct job *j, const char *path)
 	muse_ingest *g;
 	muse_writer *w;
 	int rc, header_written = 0;
+	uint64_t rows = 0;
+	int64_t total;
 
 	muse_err_clear(&e);
+	muse_progress_input(&j->progress, strcmp(path, "-") ? path : "<stdin>");
 	if ((in = muse_input_open(path, &e)) == NULL ||
 	    (csv = muse_csv_new(in, 0, &e)) == NULL ||
 	    (g = muse_ingest_new(csv, j->table, MUSE_HASH_SEED, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return -1;
 	}
+	/* in belongs to csv, and csv to g, from here on. */
+	total = muse_progress_total(in, path);
 	memset(&h, 0, sizeof(h));
 	h.kind = MUSE_KIND_EVENTS;
 	h.table = (uint8_t)muse_ingest_table(g);
@@ -125,6 +134,10 @@ static int ingest_file(struct job *j, const char *path)
 		return -1;
 	}
 	while ((rc = muse_ingest_next(g, &ev, &e)) != 0) {
+		/* The clock is read every 256 rows, the first row included. */
+		if (j->progress.on && (++rows & 255) == 1)
+			muse_progress_update(&j->progress, rows,
+			    muse_input_consumed(in), total);
 		if (rc == MUSE_EINPUT && j->errors < j->max_errors) {
 			j->errors++;
 			if (!j->quiet)
@@ -177,7 +190,7 @@ int main(int argc, char **argv)
 	struct muse_out out, rejects;
 	struct muse_err e;
 	const char *output = NULL, *rejects_path = NULL;
-	int c, force = 0, status = MUSE_EXIT_OK;
+	int c, force = 0, progress = 0, status = MUSE_EXIT_OK;
 	uint64_t v;
 
 	muse_cli_setup();
@@ -198,6 +211,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			output = optarg;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
 			break;
 		case 'q':
 			j.quiet = 1;
@@ -233,6 +249,8 @@ int main(int argc, char **argv)
 		}
 		j.rejects = &rejects;
 	}
+	muse_progress_start(&j.progress, prog,
+	    muse_cli_progress_wanted(progress, j.quiet));
 	if (optind == argc) {
 		if (ingest_file(&j, "-"))
 			status = MUSE_EXIT_ERROR;
@@ -240,6 +258,7 @@ int main(int argc, char **argv)
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
 		if (ingest_file(&j, argv[i]))
 			status = MUSE_EXIT_ERROR;
+	muse_progress_end(&j.progress);
 	muse_buf_free(&j.rec);
 	if (status == MUSE_EXIT_OK && j.rejects &&
 	    muse_out_commit(j.rejects, &e)) {

@@ -13,7 +13,7 @@
 
 static const char *prog = "muse-merge";
 
-enum { OPT_DROP = CHAR_MAX + 1, OPT_MEMORY, OPT_ROLLUP };
+enum { OPT_DROP = CHAR_MAX + 1, OPT_MEMORY, OPT_PROGRESS, OPT_ROLLUP };
 
 static const struct option longopts[] = {
 	{ "drop", required_argument, NULL, OPT_DROP },
@@ -21,6 +21,8 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "output", required_argument, NULL, 'o' },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "rollup", required_argument, NULL, OPT_ROLLUP },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -28,8 +30,8 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf("Usage: muse-merge [-fhV] [-o FILE] [--rollup week|month|all]\n"
-	    "                  [--drop DIMS] [--memory SIZE] [FILE...]\n"
+	printf("Usage: muse-merge [-fhqV] [-o FILE] [--rollup week|month|all]\n"
+	    "                  [--drop DIMS] [--memory SIZE] [--progress] [FILE...]\n"
 	    "Merge sketch streams (files, or concatenated on standard input, sorted\n"
 	    "or not) into one sorted stream: counters add, sketches unite.\n"
 	    "\n"
@@ -39,6 +41,9 @@ static void usage(void)
 	    "      --memory SIZE      memory for unsorted input before spilling to\n"
 	    "                         $TMPDIR (default 1G; suffix K, M or G)\n"
 	    "  -o, --output FILE      write FILE (atomically) instead of stdout\n"
+	    "      --progress         show progress even when stderr is not a\n"
+	    "                         terminal\n"
+	    "  -q, --quiet            no progress\n"
 	    "      --rollup GRAIN     dates to weeks (ISO, Monday) or months, or\n"
 	    "                         all (drop the date dimension)\n"
 	    "  -V, --version          show the version and exit\n"
@@ -76,13 +81,15 @@ int main(int argc, char **argv)
 	};
 	struct muse_err e;
 	struct muse_out out;
+	struct muse_progress pr;
 	const char *output = NULL;
+	char what[64];
 	muse_merge *m;
-	int c, force = 0, status = MUSE_EXIT_OK;
+	int c, force = 0, progress = 0, quiet = 0, status = MUSE_EXIT_OK;
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "fho:V", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fho:qV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DROP:
 			if (muse_parse_dims(optarg, &o.drop, &e))
@@ -101,6 +108,12 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			output = optarg;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
+		case 'q':
+			quiet = 1;
 			break;
 		case OPT_ROLLUP:
 			if (strcmp(optarg, "week") == 0)
@@ -126,14 +139,31 @@ int main(int argc, char **argv)
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;
 	}
-	if (optind == argc && muse_merge_add(m, "-", &e))
-		status = MUSE_EXIT_ERROR;
-	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
+	/*
+	 * Progress names each input as it is read, then the merge: the
+	 * library reads each one whole, and merges in one call.
+	 */
+	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
+	if (optind == argc) {
+		muse_progress_input(&pr, "<stdin>");
+		if (muse_merge_add(m, "-", &e))
+			status = MUSE_EXIT_ERROR;
+	}
+	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {
+		muse_progress_input(&pr, strcmp(argv[i], "-") ? argv[i] : "<stdin>");
 		if (muse_merge_add(m, argv[i], &e)) {
 			if (e.name[0] == '\0')
 				muse_err_where(&e, argv[i], 0, UINT64_MAX);
 			status = MUSE_EXIT_ERROR;
 		}
+	}
+	if (status == MUSE_EXIT_OK) {
+		int n = argc > optind ? argc - optind : 1;
+
+		snprintf(what, sizeof(what), "merging %d input%s", n,
+		    n > 1 ? "s" : "");
+		muse_progress_note(&pr, what);
+	}
 	if (status == MUSE_EXIT_OK &&
 	    (muse_out_open(&out, output, 1, force, &e) ||
 	    muse_merge_finish(m, out.fp, output, &e) ||
@@ -141,6 +171,7 @@ int main(int argc, char **argv)
 		muse_out_abort(&out);
 		status = MUSE_EXIT_ERROR;
 	}
+	muse_progress_end(&pr);
 	if (status != MUSE_EXIT_OK)
 		muse_cli_err(prog, &e);
 	muse_merge_free(m);

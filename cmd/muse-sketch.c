@@ -14,8 +14,8 @@
 
 static const char *prog = "muse-sketch";
 
-enum { OPT_AUTHENTIC = CHAR_MAX + 1, OPT_BUCKET, OPT_LGK, OPT_QUALIFY,
-	OPT_WINDOW };
+enum { OPT_AUTHENTIC = CHAR_MAX + 1, OPT_BUCKET, OPT_LGK, OPT_PROGRESS,
+	OPT_QUALIFY, OPT_WINDOW };
 
 static const struct option longopts[] = {
 	{ "authentic", required_argument, NULL, OPT_AUTHENTIC },
@@ -26,7 +26,9 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "lgk", required_argument, NULL, OPT_LGK },
 	{ "output", required_argument, NULL, 'o' },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "qualify", required_argument, NULL, OPT_QUALIFY },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ NULL, 0, NULL, 0 }
@@ -34,9 +36,9 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf("Usage: muse-sketch [-fhV] [-b DIMS] [-d RANGE] [-o FILE] [--bucket B/N]\n"
+	printf("Usage: muse-sketch [-fhqV] [-b DIMS] [-d RANGE] [-o FILE] [--bucket B/N]\n"
 	    "                   [--lgk N] [--window DUR] [--qualify SEC]\n"
-	    "                   [--authentic SEC] [FILE...]\n"
+	    "                   [--authentic SEC] [--progress] [FILE...]\n"
 	    "Join impressions, plays and affinities from event streams (any order,\n"
 	    "files or concatenated on standard input) and write a sorted sketch\n"
 	    "stream: counters and HyperLogLog sketches per key.\n"
@@ -51,7 +53,10 @@ static void usage(void)
 	    "  -h, --help             show this help and exit\n"
 	    "      --lgk N            HyperLogLog precision, 4..21 (default 14)\n"
 	    "  -o, --output FILE      write FILE (atomically) instead of stdout\n"
+	    "      --progress         show progress even when stderr is not a\n"
+	    "                         terminal\n"
 	    "      --qualify SEC      qualify threshold Q (default 60)\n"
+	    "  -q, --quiet            no progress\n"
 	    "  -V, --version          show the version and exit\n"
 	    "      --window DUR       attribution window W (default 24h)\n"
 	    "\n"
@@ -76,17 +81,27 @@ static int parse_bucket(const char *s, struct muse_build_opts *o)
 	return 0;
 }
 
-static int add_input(muse_build *b, const char *path)
+/*
+ * Progress comes between streams: muse_build_add reads a whole stream, and
+ * an input holds one or more (cat *.mev | muse-sketch).
+ */
+static int add_input(muse_build *b, const char *path, struct muse_progress *p)
 {
 	struct muse_err e;
 	struct muse_header h;
 	muse_input *in;
 	muse_reader *r;
 	int rc, streams = 0;
+	int64_t total;
 
 	muse_err_clear(&e);
-	if ((in = muse_input_open(path, &e)) == NULL ||
-	    (r = muse_reader_new(in, &e)) == NULL) {
+	muse_progress_input(p, strcmp(path, "-") ? path : "<stdin>");
+	if ((in = muse_input_open(path, &e)) == NULL) {
+		muse_cli_err(prog, &e);
+		return -1;
+	}
+	total = muse_progress_total(in, path);
+	if ((r = muse_reader_new(in, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return -1;
 	}
@@ -94,6 +109,8 @@ static int add_input(muse_build *b, const char *path)
 		streams++;
 		if ((rc = muse_build_add(b, r, &h, &e)) < 0)
 			break;
+		muse_progress_update(p, MUSE_PROGRESS_UNKNOWN,
+		    muse_input_consumed(muse_reader_input(r)), total);
 	}
 	/* An empty input is a stream cut to nothing, never an empty table. */
 	if (rc == 0 && streams == 0)
@@ -119,14 +136,15 @@ int main(int argc, char **argv)
 	};
 	struct muse_err e;
 	struct muse_out out;
+	struct muse_progress pr;
 	const char *output = NULL;
 	muse_build *b;
-	int c, force = 0, status = MUSE_EXIT_OK;
+	int c, force = 0, progress = 0, quiet = 0, status = MUSE_EXIT_OK;
 	uint64_t v;
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "b:d:fho:V", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:d:fho:qV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_AUTHENTIC:
 			if (muse_parse_seconds_ms(optarg, &o.authentic_ms, &e))
@@ -164,9 +182,15 @@ int main(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
 		case OPT_QUALIFY:
 			if (muse_parse_seconds_ms(optarg, &o.qualify_ms, &e))
 				return muse_cli_usage_error(prog, "%s", e.msg);
+			break;
+		case 'q':
+			quiet = 1;
 			break;
 		case 'V':
 			muse_cli_version(prog);
@@ -183,12 +207,14 @@ int main(int argc, char **argv)
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;
 	}
-	if (optind == argc && add_input(b, "-"))
+	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
+	if (optind == argc && add_input(b, "-", &pr))
 		status = MUSE_EXIT_ERROR;
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
-		if (add_input(b, argv[i]))
+		if (add_input(b, argv[i], &pr))
 			status = MUSE_EXIT_ERROR;
 	if (status == MUSE_EXIT_OK) {
+		muse_progress_note(&pr, "joining and writing sketches");
 		if (muse_out_open(&out, output, 1, force, &e) ||
 		    muse_build_finish(b, out.fp, output, &e) ||
 		    muse_out_commit(&out, &e)) {
@@ -197,6 +223,7 @@ int main(int argc, char **argv)
 			status = MUSE_EXIT_ERROR;
 		}
 	}
+	muse_progress_end(&pr);
 	muse_build_free(b);
 	return muse_cli_close_stdout(prog, status);
 }

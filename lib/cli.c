@@ -1,18 +1,22 @@
 /*
  * cli.c - program plumbing shared by cmd/.
  *
- * The one piece of process-wide state in the library lives here: the list
- * of temporary output files that a fatal signal must remove.  A signal
- * handler cannot be given an argument, so the list is a static array; it is
- * touched only by muse_out_open/commit/abort and the handler.
+ * The process-wide state of the library lives here.  The list of temporary
+ * output files that a fatal signal must remove: a signal handler cannot be
+ * given an argument, so the list is a static array; it is touched only by
+ * muse_out_open/commit/abort and the handler.  And the progress line on
+ * the screen, if any, which muse_cli_warn erases before it writes: stderr
+ * is one per process, and so is the line on it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -22,6 +26,7 @@
 
 #define MAX_TEMPS 16
 static char *volatile temps[MAX_TEMPS];
+static struct muse_progress *progress_shown;
 
 static void on_fatal_signal(int sig)
 {
@@ -60,6 +65,8 @@ void muse_cli_warn(const char *prog, const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
+	if (progress_shown != NULL)
+		muse_progress_clear(progress_shown);
 	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -272,4 +279,210 @@ int muse_cli_progress_wanted(int forced, int quiet)
 	if (quiet)
 		return 0;
 	return forced || isatty(STDERR_FILENO);
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress line                                                       */
+/* ------------------------------------------------------------------ */
+
+#define PROGRESS_INTERVAL_NS 250000000u
+/* Rates over shorter times than this are noise, not worth showing. */
+#define PROGRESS_MIN_RATE_NS 500000000u
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void muse_progress_start(struct muse_progress *p, const char *prog, int on)
+{
+	const char *term = getenv("TERM"), *no_color = getenv("NO_COLOR");
+	struct winsize ws;
+
+	memset(p, 0, sizeof(*p));
+	p->prog = prog;
+	p->on = on;
+	if (!on)
+		return;
+	p->plain = !isatty(STDERR_FILENO) ||
+	    (no_color != NULL && *no_color != '\0') ||
+	    term == NULL || *term == '\0' || strcmp(term, "dumb") == 0;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		p->cols = ws.ws_col;
+	p->start_ns = now_ns();
+}
+
+int64_t muse_progress_total(const muse_input *in, const char *path)
+{
+	struct stat st;
+
+	if (muse_input_size(in) >= 0 || !muse_input_compressed(in))
+		return muse_input_size(in);
+	if (path == NULL || strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return -1;
+	return st.st_size;
+}
+
+/* Writes "prog: text" over the line shown. */
+static void draw(struct muse_progress *p, const char *text)
+{
+	char line[512];
+	size_t len;
+
+	snprintf(line, sizeof(line), "%s: %s", p->prog, text);
+	len = strlen(line);
+	/* A line that wrapped could not be redrawn by "\r". */
+	if (p->cols > 1 && len > p->cols - 1) {
+		len = p->cols - 1;
+		while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
+			len--;      /* not inside a UTF-8 sequence */
+		line[len] = '\0';
+	}
+	if (p->plain)
+		fprintf(stderr, "\r%s%*s", line,
+		    p->shown > len ? (int)(p->shown - len) : 0, "");
+	else
+		fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+	p->shown = len;
+	progress_shown = p;
+}
+
+/* "950", "12.3k", "1.2M", "3.4G": three digits at most before the point. */
+static void put_count(char *b, size_t n, uint64_t v)
+{
+	static const char unit[] = "kMGTPE";
+	double x = (double)v;
+	int u = -1;
+
+	if (v < 1000) {
+		snprintf(b, n, "%llu", (unsigned long long)v);
+		return;
+	}
+	while (x >= 999.95 && u < 5) {
+		x /= 1000;
+		u++;
+	}
+	snprintf(b, n, "%.1f%c", x, unit[u]);
+}
+
+/* "45s", "3m07s", "2h05m". */
+static void put_eta(char *b, size_t n, double s)
+{
+	unsigned long long t = (unsigned long long)(s + 0.5);
+
+	if (t < 60)
+		snprintf(b, n, "%llus", t);
+	else if (t < 3600)
+		snprintf(b, n, "%llum%02llus", t / 60, t % 60);
+	else
+		snprintf(b, n, "%lluh%02llum", t / 3600, t / 60 % 60);
+}
+
+/* Appends to the text of a line (cut at its end). */
+struct text {
+	char s[400];
+	size_t len;
+};
+
+static void put(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(t->s + t->len, sizeof(t->s) - t->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->len += (size_t)n;
+	if (t->len >= sizeof(t->s))
+		t->len = sizeof(t->s) - 1;
+}
+
+void muse_progress_update(struct muse_progress *p, uint64_t rows,
+	uint64_t bytes, int64_t total)
+{
+	struct text line = { .len = 0 };
+	char num[32];
+	const char *sep = "";
+	uint64_t t;
+
+	if (!p->on || (t = now_ns()) < p->next_ns)
+		return;
+	p->next_ns = t + PROGRESS_INTERVAL_NS;
+	line.s[0] = '\0';
+	if (p->name != NULL) {
+		put(&line, "%s", p->name);
+		sep = ": ";
+	}
+	if (rows != MUSE_PROGRESS_UNKNOWN) {
+		put_count(num, sizeof(num), rows);
+		put(&line, "%s%s row%s", sep, num, rows == 1 ? "" : "s");
+		sep = ", ";
+	}
+	if (bytes != MUSE_PROGRESS_UNKNOWN) {
+		uint64_t dt = t - p->start_ns;
+		double rate = dt >= PROGRESS_MIN_RATE_NS ?
+		    (double)bytes / ((double)dt / 1e9) : 0;
+		int known = total >= 0 && bytes <= (uint64_t)total;
+
+		put(&line, "%s%.1f MB", sep, (double)bytes / 1e6);
+		if (known && total > 0)
+			put(&line, " (%d%%)",
+			    (int)(100.0 * (double)bytes / (double)total));
+		if (rate > 0) {
+			put(&line, rate < 10e6 ? ", %.1f MB/s" : ", %.0f MB/s",
+			    rate / 1e6);
+			if (known) {
+				put_eta(num, sizeof(num),
+				    (double)((uint64_t)total - bytes) / rate);
+				put(&line, ", ETA %s", num);
+			}
+		}
+	}
+	draw(p, line.s);
+}
+
+void muse_progress_note(struct muse_progress *p, const char *what)
+{
+	if (!p->on)
+		return;
+	draw(p, what);
+	p->next_ns = now_ns() + PROGRESS_INTERVAL_NS;
+}
+
+void muse_progress_input(struct muse_progress *p, const char *name)
+{
+	if (!p->on)
+		return;
+	p->name = name;
+	/* At once: the line names the input before. */
+	muse_progress_note(p, name);
+	p->start_ns = now_ns();
+}
+
+void muse_progress_clear(struct muse_progress *p)
+{
+	if (!p->on || p->shown == 0)
+		return;
+	if (p->plain)
+		fprintf(stderr, "\r%*s\r", (int)p->shown, "");
+	else
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+	p->shown = 0;
+	if (progress_shown == p)
+		progress_shown = NULL;
+}
+
+void muse_progress_end(struct muse_progress *p)
+{
+	muse_progress_clear(p);
+	p->on = 0;
 }

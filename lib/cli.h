@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "zio.h"
 
 #define MUSE_EXIT_OK 0
 #define MUSE_EXIT_NEGATIVE 1
@@ -69,5 +70,52 @@ void muse_out_abort(struct muse_out *o);
 
 /* Whether progress lines should be drawn: stderr is a terminal, or forced. */
 int muse_cli_progress_wanted(int forced, int quiet);
+
+/*
+ * A progress line on stderr, redrawn in place:
+ *
+ *     muse-ingest: plays.csv: 1.2M rows, 140.3 MB (57%), 210 MB/s, ETA 3s
+ *
+ * A new input and a note are drawn at once, updates at most every 250 ms,
+ * so that callers may update often; the line never wraps (it is cut to the
+ * width of the terminal).  Escape sequences erase the rest of the line,
+ * except when NO_COLOR is set and not empty, TERM is unset, empty or
+ * "dumb", or stderr is not a terminal: then spaces do.  While a line is
+ * shown, muse_cli_warn erases it before its message, and a later update
+ * draws it again.  With on 0 every call does nothing.  Nothing is ever
+ * written to stdout.
+ */
+#define MUSE_PROGRESS_UNKNOWN UINT64_MAX
+struct muse_progress {
+	const char *prog;
+	const char *name;       /* what is being read, or NULL */
+	int on;
+	int plain;              /* no escape sequences */
+	size_t cols;            /* the terminal's width, 0 if unknown */
+	size_t shown;           /* columns of the line on the screen, 0 none */
+	uint64_t start_ns;      /* when the current input began */
+	uint64_t next_ns;       /* no redraw before this */
+};
+void muse_progress_start(struct muse_progress *p, const char *prog, int on);
+/* A new input (a file name), shown at once; rate and ETA start from it. */
+void muse_progress_input(struct muse_progress *p, const char *name);
+/*
+ * rows and bytes read of the current input (MUSE_PROGRESS_UNKNOWN to leave
+ * one out); total: what bytes counts up to (muse_progress_total), or -1
+ * when unknown (a pipe), which leaves out the percentage and the ETA.
+ */
+void muse_progress_update(struct muse_progress *p, uint64_t rows,
+	uint64_t bytes, int64_t total);
+/*
+ * What muse_input_consumed counts up to: muse_input_size, or for a
+ * compressed file named by path, the file's size; -1 when unknown.
+ */
+int64_t muse_progress_total(const muse_input *in, const char *path);
+/* A stage without counts ("merging"), drawn at once. */
+void muse_progress_note(struct muse_progress *p, const char *what);
+/* Erases the line, at the end or before other output on stderr. */
+void muse_progress_clear(struct muse_progress *p);
+/* Erases the line and stops: later calls do nothing. */
+void muse_progress_end(struct muse_progress *p);
 
 #endif

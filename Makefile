@@ -39,6 +39,16 @@ LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 PROGS := $(CMD_SRC:%.c=$(O)/%)
 PROG_NAMES := $(notdir $(CMD_SRC:.c=))
 UNITS := $(UNIT_SRC:%.c=$(O)/%)
+# Fuzz targets (tests/fuzz/README.md): linked with the replay driver for
+# make check, or with libFuzzer by make fuzz (FUZZ_DRIVER empty).
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRC:%.c=$(O)/%)
+FUZZ_DRIVER ?= $(O)/tests/fuzz/replay.o
+FUZZ_SECONDS ?= 60
+# UBSan reports are recoverable so that tests/fuzz/ubsan.supp can pass over
+# open findings; fuzz.sh sets halt_on_error, so any other report is fatal.
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fsanitize-recover=undefined -fno-omit-frame-pointer
 
 all: $(PROGS)
 
@@ -80,6 +90,12 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(O)/lib/libmuse.a
 
 units: $(UNITS)
 
+$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_DRIVER) $(O)/lib/libmuse.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MUSE_LIBS)
+
+fuzzers: $(FUZZ_BINS)
+
 # The HLL kernel benchmark that tests/bench/kernels.sh runs; not built by all.
 $(O)/tests/bench/kernels: $(O)/tests/bench/kernels.o $(O)/lib/libmuse.a
 	@echo "  LD      $@"
@@ -94,13 +110,18 @@ deps:
 	@share/ensure-deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all units
-	@$(MAKE) --no-print-directory O=tests/.san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all units
+	@$(MAKE) --no-print-directory all units fuzzers
+	@$(MAKE) --no-print-directory O=tests/.san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all units fuzzers
 	@tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@share/demo.sh
+
+# Runs every fuzz target (or FUZZ=NAME...) for FUZZ_SECONDS each under
+# libFuzzer, built with clang into tests/fuzz/.build.
+fuzz:
+	@MAKE="$(MAKE)" FUZZ_FLAGS="$(FUZZ_FLAGS)" tests/fuzz/fuzz.sh $(FUZZ_SECONDS) $(FUZZ)
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -110,7 +131,8 @@ clean:
 	rm -f lib/*.o lib/*.d lib/libmuse.a cmd/*.o cmd/*.d $(PROGS) \
 	    tests/unit/*.o tests/unit/*.d $(UNITS) \
 	    tests/bench/kernels tests/bench/kernels.o tests/bench/kernels.d
-	rm -rf tests/.san tests/.tmp
+	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_BINS)
+	rm -rf tests/.san tests/.tmp tests/fuzz/.build
 	rm -f lib/libmuse.so.*
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, the man
@@ -167,7 +189,8 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/muse.h $(DESTDIR)$(PKGCONFIGDIR)/muse.pc
 	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/muse 2>/dev/null || true
 
-.PHONY: all units deps check demo bench clean install uninstall
+.PHONY: all units fuzzers fuzz deps check demo bench clean install uninstall
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(O)/%.d) $(UNIT_SRC:%.c=$(O)/%.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(O)/%.d) $(UNIT_SRC:%.c=$(O)/%.d) \
+	$(FUZZ_SRC:%.c=$(O)/%.d) $(O)/tests/fuzz/replay.d

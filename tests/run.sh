@@ -62,6 +62,19 @@ for t in tests/unit/test_*.c; do
 	name=$(basename "$t" .c)
 	count_unit "tests/.san/tests/unit/$name" "asan+ubsan unit $name" quick
 done
+# Fuzz targets replay their corpus and every crash kept (tests/fuzz/),
+# passing over the leaks of open findings (tests/fuzz/lsan.supp).
+LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=tests/fuzz/lsan.supp
+export LSAN_OPTIONS
+for t in tests/fuzz/fuzz_*.c; do
+	name=$(basename "$t" .c)
+	for build in . tests/.san; do
+		label="fuzz $name"
+		[ "$build" = . ] || label="asan+ubsan fuzz $name"
+		count_unit "$build/tests/fuzz/$name" "$label" \
+		    "tests/fuzz/corpus/${name#fuzz_}" "tests/fuzz/crashes/${name#fuzz_}"
+	done
+done
 count_bats "bats" cmd
 count_bats "asan+ubsan bats" tests/.san/cmd
 echo "$passed passed, $failed failed"

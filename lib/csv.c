@@ -159,8 +159,12 @@ static int refill(muse_csv *c, struct muse_err *e)
 		c->cap = cap;
 	}
 	n = muse_input_read(c->in, c->buf + c->len, c->cap - c->len, e);
-	if (n < 0)
+	if (n < 0) {
+		/* A failed read may have written part of its output: put the
+		 * sentinel the scanner relies on back in place. */
+		c->buf[c->len] = 0;
 		return (int)n;
+	}
 	/* Reads are short only at the end of the input. */
 	if ((size_t)n < c->cap - c->len)
 		c->eof = 1;

@@ -192,10 +192,11 @@ struct walk {
 
 static void walk_init(struct walk *w, const muse_hll *h)
 {
+	/* No arithmetic on a NULL array, even with a count of 0 (C11 6.5.6). */
 	w->a = h->cp;
-	w->ae = h->cp + h->n;
+	w->ae = h->n ? h->cp + h->n : h->cp;
 	w->b = h->pend;
-	w->be = h->pend + h->np;
+	w->be = h->np ? h->pend + h->np : h->pend;
 }
 
 static uint32_t walk_next(struct walk *w)
@@ -985,6 +986,13 @@ static double dense_estimate(const muse_hll *h, uint32_t *nonzero)
 	for (v = HLL_Q; v >= 1; v--)
 		z = 0.5 * (z + c[v]);
 	z += m * ertl_sigma(c[0] / m);
+	/*
+	 * Only a sketch with every register at 63 (some 2^62 items a
+	 * register: a crafted or corrupted one) makes z zero; its estimate is
+	 * kept finite, at the largest count the registers can express.
+	 */
+	if (!(z > 0))
+		return ldexp(m, 63);
 	return m * m / (2 * HLL_LN2 * z);
 }
 

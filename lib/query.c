@@ -140,20 +140,22 @@ int muse_query_filter(muse_query *q, int dim, const char *list,
 
 	for (;;) {
 		size_t n = strcspn(s, ",");
-		char **v = realloc(p->v, (p->n + 1) * sizeof(char *));
-		unsigned char *hit = realloc(p->hit, p->n + 1);
+		char **v;
+		unsigned char *hit;
 
+		if (n == 0)
+			return muse_err_set(e, MUSE_EUSAGE,
+			    "empty value in --%s list \"%s\"", muse_dim_name(dim),
+			    list);
+		v = realloc(p->v, (p->n + 1) * sizeof(char *));
 		if (v)
 			p->v = v;
+		hit = realloc(p->hit, p->n + 1);
 		if (hit)
 			p->hit = hit;
 		if (v == NULL || hit == NULL ||
 		    (p->v[p->n] = strndup(s, n)) == NULL)
 			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-		if (n == 0)
-			return muse_err_set(e, MUSE_EUSAGE,
-			    "empty value in --%s list \"%s\"", muse_dim_name(dim),
-			    list);
 		p->hit[p->n++] = 0;
 		if (s[n] == '\0')
 			return 0;

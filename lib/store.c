@@ -203,6 +203,15 @@ muse_store *muse_store_open(const char *path, struct muse_err *e)
 	}
 	if (q != qend)
 		return bad(s, e, MUSE_EFORMAT, "store footer has trailing bytes");
+	{
+		uint64_t sum = 0;
+
+		for (uint32_t i = 0; i < nblocks; i++)
+			sum += s->blocks[i].nrecords;
+		if (sum != s->records)
+			return bad(s, e, MUSE_EFORMAT,
+			    "store footer's record count disagrees with its blocks");
+	}
 	XXH64_update(&dig, fb + 16, 8);
 	if (XXH64_digest(&dig) != muse_le64(t + 16))
 		return bad(s, e, MUSE_ECHECKSUM,

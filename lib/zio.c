@@ -353,7 +353,7 @@ static long read_zstd(muse_input *in, uint8_t *buf, size_t n,
 			 */
 			r = ZSTD_decompressStream(in->zd, &out, &in->zin);
 			if (ZSTD_isError(r))
-				return zstd_fail(in, MUSE_EINPUT,
+				return zstd_fail(in, MUSE_EFORMAT,
 				    ZSTD_getErrorName(r), e);
 			in->zret = r;
 			if (out.pos == before && r != 0)
@@ -363,7 +363,7 @@ static long read_zstd(muse_input *in, uint8_t *buf, size_t n,
 		}
 		r = ZSTD_decompressStream(in->zd, &out, &in->zin);
 		if (ZSTD_isError(r))
-			return zstd_fail(in, MUSE_EINPUT, ZSTD_getErrorName(r),
+			return zstd_fail(in, MUSE_EFORMAT, ZSTD_getErrorName(r),
 			    e);
 		in->zret = r;
 	}

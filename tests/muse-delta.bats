@@ -320,7 +320,9 @@ for off in range(0, len(b)):
 		cp old.msk w/store.msk
 		muse-delta apply --in-place w/store.msk d.mdelta &
 		pid=$!
-		# Kill it as soon as its output holds some bytes.
+		# Run it in slices of a few milliseconds (SIGSTOP between them),
+		# and kill it as soon as its output holds some bytes.
+		kill -STOP "$pid" 2>/dev/null || :
 		while kill -0 "$pid" 2>/dev/null; do
 			for l in /proc/"$pid"/fd/*; do
 				case $(readlink "$l" 2>/dev/null) in
@@ -331,7 +333,11 @@ for off in range(0, len(b)):
 					fi ;;
 				esac
 			done
+			kill -CONT "$pid" 2>/dev/null || :
+			sleep 0.002
+			kill -STOP "$pid" 2>/dev/null || :
 		done
+		kill -CONT "$pid" 2>/dev/null || :
 		st=0
 		wait "$pid" 2>/dev/null || st=$?
 		# Killed or not, the store is whole: the old one or the new one

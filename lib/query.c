@@ -878,6 +878,25 @@ static size_t width(const char *s)
 	return w;
 }
 
+/* One row as the members of a JSON object, after its opening brace. */
+static void put_json_row(FILE *out, char **head, const struct cell *row,
+	size_t ncols)
+{
+	for (size_t c = 0; c < ncols; c++) {
+		if (c)
+			fputs(", ", out);
+		put_json_string(out, head[c]);
+		fputs(": ", out);
+		if (row[c].null)
+			fputs("null", out);
+		else if (row[c].numeric)
+			fputs(row[c].s, out);
+		else
+			put_json_string(out, row[c].s);
+	}
+	fputc('}', out);
+}
+
 static void write_cells(const muse_query *q, FILE *out, char **head,
 	struct cell *cells, size_t ncols, size_t nrows, const char *warnings)
 {
@@ -890,21 +909,7 @@ static void write_cells(const muse_query *q, FILE *out, char **head,
 		    (unsigned long long)q->content);
 		for (size_t r = 0; r < nrows; r++) {
 			fputs(r ? ", {" : "{", out);
-			for (size_t c = 0; c < ncols; c++) {
-				struct cell *x = &cells[r * ncols + c];
-
-				if (c)
-					fputs(", ", out);
-				put_json_string(out, head[c]);
-				fputs(": ", out);
-				if (x->null)
-					fputs("null", out);
-				else if (x->numeric)
-					fputs(x->s, out);
-				else
-					put_json_string(out, x->s);
-			}
-			fputc('}', out);
+			put_json_row(out, head, &cells[r * ncols], ncols);
 		}
 		fprintf(out, "], \"warnings\": [%s]}\n", warnings);
 		break;
@@ -936,21 +941,7 @@ static void write_cells(const muse_query *q, FILE *out, char **head,
 		fputs("[", out);
 		for (size_t r = 0; r < nrows; r++) {
 			fputs(r ? ",\n{" : "\n{", out);
-			for (size_t c = 0; c < ncols; c++) {
-				struct cell *x = &cells[r * ncols + c];
-
-				if (c)
-					fputs(", ", out);
-				put_json_string(out, head[c]);
-				fputs(": ", out);
-				if (x->null)
-					fputs("null", out);
-				else if (x->numeric)
-					fputs(x->s, out);
-				else
-					put_json_string(out, x->s);
-			}
-			fputc('}', out);
+			put_json_row(out, head, &cells[r * ncols], ncols);
 		}
 		fputs(nrows ? "\n]\n" : "]\n", out);
 		break;

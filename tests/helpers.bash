@@ -65,6 +65,25 @@ refused_quiet() {
 	[ ! -s out ] || fail "$1: output written: $(head -c 200 out)"
 }
 
+# check_help PROG: --help and -h print the usage on stdout, nothing on
+# stderr, and exit 0.
+check_help() {
+	local opt
+	for opt in --help -h; do
+		run --separate-stderr "$1" "$opt"
+		expect_status 0
+		[[ $output == "Usage: $1 "* ]] || fail "$opt stdout: $output"
+		[ -z "$stderr" ] || fail "$opt stderr: $stderr"
+	done
+}
+
+# check_version PROG: --version names the program and exits 0.
+check_version() {
+	run --separate-stderr "$1" --version
+	expect_status 0
+	[[ ${lines[0]} == "$1 "* ]] || fail "stdout: $output"
+}
+
 # no_partial FILE...: none of the files (nor temporaries beside them) exist.
 no_partial() {
 	local f

@@ -42,19 +42,11 @@ for off in range(0, len(b), 7):
 }
 
 @test "--help prints usage on stdout and exits 0" {
-	run --separate-stderr muse-cat --help
-	expect_status 0
-	[[ $output == "Usage: muse-cat "* ]] || fail "stdout: $output"
-	[ -z "$stderr" ] || fail "stderr: $stderr"
-	run --separate-stderr muse-cat -h
-	expect_status 0
-	[[ $output == "Usage: muse-cat "* ]] || fail "-h stdout: $output"
+	check_help muse-cat
 }
 
 @test "--version names the program" {
-	run --separate-stderr muse-cat --version
-	expect_status 0
-	[[ ${lines[0]} == "muse-cat "* ]] || fail "stdout: $output"
+	check_version muse-cat
 }
 
 @test "an unknown option is a usage error" {

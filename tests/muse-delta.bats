@@ -43,19 +43,11 @@ D=$BATS_FILE_TMPDIR
 v() { printf 'v%02d.msk' "$1"; }
 
 @test "--help prints usage on stdout and exits 0" {
-	run --separate-stderr muse-delta --help
-	expect_status 0
-	[[ $output == "Usage: muse-delta diff "* ]] || fail "stdout: $output"
-	[ -z "$stderr" ] || fail "stderr: $stderr"
-	run --separate-stderr muse-delta -h
-	expect_status 0
-	[[ $output == "Usage: muse-delta "* ]] || fail "-h stdout: $output"
+	check_help muse-delta
 }
 
 @test "--version names the program" {
-	run --separate-stderr muse-delta --version
-	expect_status 0
-	[[ ${lines[0]} == "muse-delta "* ]] || fail "stdout: $output"
+	check_version muse-delta
 }
 
 @test "an unknown option is a usage error" {

@@ -16,19 +16,11 @@ setup_file() {
 D=$BATS_FILE_TMPDIR
 
 @test "--help prints usage on stdout and exits 0" {
-	run --separate-stderr muse-gen --help
-	expect_status 0
-	[[ $output == "Usage: muse-gen "* ]] || fail "stdout: $output"
-	[ -z "$stderr" ] || fail "stderr: $stderr"
-	run --separate-stderr muse-gen -h
-	expect_status 0
-	[[ $output == "Usage: muse-gen "* ]] || fail "-h stdout: $output"
+	check_help muse-gen
 }
 
 @test "--version names the program" {
-	run --separate-stderr muse-gen --version
-	expect_status 0
-	[[ ${lines[0]} == "muse-gen "* ]] || fail "stdout: $output"
+	check_version muse-gen
 }
 
 @test "an unknown option is a usage error" {

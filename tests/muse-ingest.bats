@@ -51,19 +51,11 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 # ---- options and plumbing ------------------------------------------------
 
 @test "--help prints usage on stdout and exits 0" {
-	run --separate-stderr muse-ingest --help
-	expect_status 0
-	[[ $output == "Usage: muse-ingest "* ]] || fail "stdout: $output"
-	[ -z "$stderr" ] || fail "stderr: $stderr"
-	run --separate-stderr muse-ingest -h
-	expect_status 0
-	[[ $output == "Usage: muse-ingest "* ]] || fail "-h stdout: $output"
+	check_help muse-ingest
 }
 
 @test "--version names the program" {
-	run --separate-stderr muse-ingest --version
-	expect_status 0
-	[[ ${lines[0]} == "muse-ingest "* ]] || fail "stdout: $output"
+	check_version muse-ingest
 }
 
 @test "an unknown option is a usage error" {

@@ -38,19 +38,11 @@ setup_file() {
 D=$BATS_FILE_TMPDIR
 
 @test "--help prints usage on stdout and exits 0" {
-	run --separate-stderr muse-merge --help
-	expect_status 0
-	[[ $output == "Usage: muse-merge "* ]] || fail "stdout: $output"
-	[ -z "$stderr" ] || fail "stderr: $stderr"
-	run --separate-stderr muse-merge -h
-	expect_status 0
-	[[ $output == "Usage: muse-merge "* ]] || fail "-h stdout: $output"
+	check_help muse-merge
 }
 
 @test "--version names the program" {
-	run --separate-stderr muse-merge --version
-	expect_status 0
-	[[ ${lines[0]} == "muse-merge "* ]] || fail "stdout: $output"
+	check_version muse-merge
 }
 
 @test "an unknown option is a usage error" {

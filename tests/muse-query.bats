@@ -46,19 +46,11 @@ usage_error() {
 }
 
 @test "--help prints usage on stdout and exits 0" {
-	run --separate-stderr muse-query --help
-	expect_status 0
-	[[ $output == "Usage: muse-query "* ]] || fail "stdout: $output"
-	[ -z "$stderr" ] || fail "stderr: $stderr"
-	run --separate-stderr muse-query -h
-	expect_status 0
-	[[ $output == "Usage: muse-query "* ]] || fail "-h stdout: $output"
+	check_help muse-query
 }
 
 @test "--version names the program" {
-	run --separate-stderr muse-query --version
-	expect_status 0
-	[[ ${lines[0]} == "muse-query "* ]] || fail "stdout: $output"
+	check_version muse-query
 }
 
 @test "an unknown option is a usage error" {

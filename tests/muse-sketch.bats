@@ -30,19 +30,11 @@ D=$BATS_FILE_TMPDIR
 EV="$D/impressions.mev $D/plays.mev $D/affinities.mev"
 
 @test "--help prints usage on stdout and exits 0" {
-	run --separate-stderr muse-sketch --help
-	expect_status 0
-	[[ $output == "Usage: muse-sketch "* ]] || fail "stdout: $output"
-	[ -z "$stderr" ] || fail "stderr: $stderr"
-	run --separate-stderr muse-sketch -h
-	expect_status 0
-	[[ $output == "Usage: muse-sketch "* ]] || fail "-h stdout: $output"
+	check_help muse-sketch
 }
 
 @test "--version names the program" {
-	run --separate-stderr muse-sketch --version
-	expect_status 0
-	[[ ${lines[0]} == "muse-sketch "* ]] || fail "stdout: $output"
+	check_version muse-sketch
 }
 
 @test "an unknown option is a usage error" {

@@ -53,21 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	} \
 } while (0)
 
-/*
- * Whether MUSE_FUZZ_STRICT is set: then the targets also check what open
- * findings of tests/fuzz/README.md break, and read on where those would
- * crash (to reproduce them); by default they step around them, so that
- * fuzzing goes on and make check stays green.
- */
-static inline int fz_strict(void)
-{
-	static int strict = -1;
-
-	if (strict < 0)
-		strict = getenv("MUSE_FUZZ_STRICT") != NULL;
-	return strict;
-}
-
 /* Out of memory in the harness itself is not a finding. */
 static inline void fz_put(struct muse_buf *b, const void *p, size_t n)
 {

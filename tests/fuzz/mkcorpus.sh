@@ -8,7 +8,7 @@
 #   tests/fuzz/mkcorpus.sh [NAME...]
 #
 # Seeds are named seed-*, so that they stay apart from what libFuzzer
-# adds (named by their SHA-1).
+# adds (named by their SHA-1), which is kept.
 set -eu
 cd "$(dirname "$0")/../.."
 bin=cmd
@@ -42,7 +42,7 @@ done
 
 if want csv; then
 	d=tests/fuzz/corpus/csv
-	rm -rf "$d" && mkdir -p "$d"
+	mkdir -p "$d" && rm -f "$d"/seed-*
 	for t in impressions plays affinities assets; do
 		seed csv "$work/$t.csv" 0 "$t.csv"          # guess, table inferred
 		seed csv "$work/$t.tsv" 2 "$t.tsv"          # tab
@@ -66,7 +66,7 @@ fi
 
 if want ts; then
 	d=tests/fuzz/corpus/ts
-	rm -rf "$d" && mkdir -p "$d"
+	mkdir -p "$d" && rm -f "$d"/seed-*
 	i=0
 	for s in 2025-07-01T12:34:56Z 2025-07-01T12:34:56.789Z \
 	    2025-07-01T12:34:56+02:00 2025-07-01T00:00:00-05:30 \
@@ -105,7 +105,7 @@ cat "$work/impressions.mev.raw" "$work/store4.msk.raw" > "$work/two.raw"
 
 if want stream; then
 	d=tests/fuzz/corpus/stream
-	rm -rf "$d" && mkdir -p "$d"
+	mkdir -p "$d" && rm -f "$d"/seed-*
 	for f in "$work"/*.mev "$work"/store4.msk "$work"/week.msk \
 	    "$work"/small1.msk "$work"/d01.mdelta tests/golden/*.mev \
 	    tests/golden/*.msk; do
@@ -116,12 +116,13 @@ if want stream; then
 	seed stream "$work/store6.msk.raw" 7 store6.msk.raw
 	seed stream "$work/all.msk.raw" 7 all.msk.raw
 	seed stream "$work/two.raw" 15 two.raw-skip
+	seed stream "$work/two.raw" 39 two.raw-abandon
 	seed stream "$work/plays.mev.raw" 23 plays.mev.raw-zstd
 fi
 
 if want store; then
 	d=tests/fuzz/corpus/store
-	rm -rf "$d" && mkdir -p "$d"
+	mkdir -p "$d" && rm -f "$d"/seed-*
 	for f in "$work"/store4.msk "$work"/store6.msk "$work"/week.msk \
 	    "$work"/all.msk "$work"/small0.msk "$work"/small1.msk \
 	    tests/golden/*.msk; do
@@ -139,7 +140,7 @@ fi
 
 if want delta; then
 	d=tests/fuzz/corpus/delta
-	rm -rf "$d" && mkdir -p "$d"
+	mkdir -p "$d" && rm -f "$d"/seed-*
 	for f in "$work"/d*.mdelta; do
 		b=$(basename "$f")
 		seed delta "$f" 0 "$b"
@@ -151,14 +152,14 @@ fi
 
 if want hll; then
 	d=tests/fuzz/corpus/hll
-	rm -rf "$d" && mkdir -p "$d"
+	mkdir -p "$d" && rm -f "$d"/seed-*
 	$tool hll "$d"
 	for f in "$d"/lgk*; do mv "$f" "$d/seed-${f##*/}"; done
 fi
 
 if want qline; then
 	d=tests/fuzz/corpus/qline
-	rm -rf "$d" && mkdir -p "$d"
+	mkdir -p "$d" && rm -f "$d"/seed-*
 	i=0
 	while IFS= read -r line; do
 		i=$((i + 1))

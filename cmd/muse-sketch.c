@@ -11,13 +11,16 @@
 #include "cli.h"
 #include "hll.h"
 #include "opts.h"
+#include "stream.h"
+#include "table.h"
 
 static const char *prog = "muse-sketch";
 
-enum { OPT_AUTHENTIC = CHAR_MAX + 1, OPT_BUCKET, OPT_LGK, OPT_PROGRESS,
+enum { OPT_AS_OF = CHAR_MAX + 1, OPT_AUTHENTIC, OPT_BUCKET, OPT_LGK, OPT_PROGRESS,
 	OPT_QUALIFY, OPT_WINDOW };
 
 static const struct option longopts[] = {
+	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "authentic", required_argument, NULL, OPT_AUTHENTIC },
 	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "by", required_argument, NULL, 'b' },
@@ -29,6 +32,7 @@ static const struct option longopts[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "qualify", required_argument, NULL, OPT_QUALIFY },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ NULL, 0, NULL, 0 }
@@ -36,15 +40,20 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf("Usage: muse-sketch [-fhqV] [-b DIMS] [-d RANGE] [-o FILE] [--bucket B/N]\n"
-	    "                   [--lgk N] [--window DUR] [--qualify SEC]\n"
-	    "                   [--authentic SEC] [--progress] [FILE...]\n"
+	printf("Usage: muse-sketch [-fhqvV] [-b DIMS] [-d RANGE] [-o FILE] [--bucket B[/N]]\n"
+	    "                   [--as-of VERSION] [--lgk N] [--window DUR]\n"
+	    "                   [--qualify SEC] [--authentic SEC] [--progress]\n"
+	    "                   [FILE | DIR...]\n"
 	    "Join impressions, plays and affinities from event streams (any order,\n"
-	    "files or concatenated on standard input) and write a sorted sketch\n"
-	    "stream: counters and HyperLogLog sketches per key.\n"
+	    "files or concatenated on standard input, or the files of a table\n"
+	    "directory that can match --date and --bucket) and write a sorted\n"
+	    "sketch stream: counters and HyperLogLog sketches per key.\n"
 	    "\n"
+	    "      --as-of VERSION    read that version of a table directory\n"
+	    "                         (default: the newest when we start)\n"
 	    "      --authentic SEC    authentic threshold A (default 900)\n"
-	    "      --bucket B/N       only users whose id hash falls in bucket B of N\n"
+	    "      --bucket B[/N]     only users whose id hash falls in bucket B of N\n"
+	    "                         (N defaults to the table directory's count)\n"
 	    "  -b, --by DIMS          grain: title, asset, date, segment, country\n"
 	    "                         (default title,asset,date,segment)\n"
 	    "  -d, --date RANGE       count impressions and plays of these days only\n"
@@ -57,6 +66,8 @@ static void usage(void)
 	    "                         terminal\n"
 	    "      --qualify SEC      qualify threshold Q (default 60)\n"
 	    "  -q, --quiet            no progress\n"
+	    "  -v, --verbose          say which version and how many files of a\n"
+	    "                         table directory are read\n"
 	    "  -V, --version          show the version and exit\n"
 	    "      --window DUR       attribution window W (default 24h)\n"
 	    "\n"
@@ -69,7 +80,15 @@ static int parse_bucket(const char *s, struct muse_build_opts *o)
 	char b[32];
 	uint64_t bv, nv;
 
-	if (slash == NULL || (size_t)(slash - s) >= sizeof(b))
+	if (slash == NULL) {
+		/* B alone: N is the table directory's (checked later). */
+		if (muse_cli_u64(s, 0, (1u << 20) - 1, &bv))
+			return -1;
+		o->bucket = (uint32_t)bv;
+		o->nbuckets = 0;
+		return 1;
+	}
+	if ((size_t)(slash - s) >= sizeof(b))
 		return -1;
 	memcpy(b, s, (size_t)(slash - s));
 	b[slash - s] = '\0';
@@ -79,6 +98,93 @@ static int parse_bucket(const char *s, struct muse_build_opts *o)
 	o->bucket = (uint32_t)bv;
 	o->nbuckets = (uint32_t)nv;
 	return 0;
+}
+
+struct dir_opts {
+	uint64_t as_of;
+	int verbose;
+	int bucket_alone;         /* --bucket B without /N */
+};
+
+static int add_input(muse_build *b, const char *path, struct muse_progress *p);
+
+/*
+ * A table directory: the files of one version (the newest when we start,
+ * or --as-of) that can hold rows of the days and the bucket asked for.
+ */
+static int add_dir(muse_build *b, const char *dir, struct muse_build_opts *o,
+	const struct dir_opts *d, struct muse_progress *p)
+{
+	struct muse_manifest m;
+	struct muse_err e;
+	size_t *idx = NULL, nidx = 0;
+	int rc = 0;
+
+	muse_err_clear(&e);
+	if (muse_table_load(dir, d->as_of, &m, &e)) {
+		muse_cli_err(prog, &e);
+		return -1;
+	}
+	if (m.version == 0) {
+		muse_cli_warn(prog, "%s: empty table directory (no version yet)", dir);
+		return -1;
+	}
+	if (d->bucket_alone) {
+		uint32_t n = 0;
+
+		for (int t = MUSE_TABLE_IMPRESSIONS; t <= MUSE_TABLE_AFFINITIES; t++) {
+			if (m.buckets[t] && n && m.buckets[t] != n) {
+				muse_cli_warn(prog, "%s: tables have different bucket "
+				    "counts (%u, %u): give --bucket B/N", dir, n,
+				    m.buckets[t]);
+				muse_manifest_free(&m);
+				return -1;
+			}
+			if (m.buckets[t])
+				n = m.buckets[t];
+		}
+		if (n && o->bucket >= n) {
+			muse_cli_warn(prog, "%s: --bucket %u is beyond the table's "
+			    "%u buckets", dir, o->bucket, n);
+			muse_manifest_free(&m);
+			return -1;
+		}
+		if (o->nbuckets && n != o->nbuckets) {
+			muse_cli_warn(prog, "%s: %u buckets, but an earlier table "
+			    "directory has %u: give --bucket B/N", dir, n,
+			    o->nbuckets);
+			muse_manifest_free(&m);
+			return -1;
+		}
+		o->nbuckets = n;
+		muse_build_set_bucket(b, o->bucket, n);
+	}
+	if (muse_table_select(&m, o->has_dates, o->day_from, o->day_to,
+	    o->window_s, o->bucket, o->nbuckets, &idx, &nidx, &e)) {
+		muse_cli_err(prog, &e);
+		muse_manifest_free(&m);
+		return -1;
+	}
+	if (d->verbose)
+		fprintf(stderr, "%s: %s: version %llu: reading %zu of %zu files\n",
+		    prog, dir, (unsigned long long)m.version, nidx, m.n);
+	for (size_t i = 0; i < nidx && rc == 0; i++) {
+		const struct muse_table_file *f = &m.f[idx[i]];
+		size_t n = strlen(dir) + strlen(f->path) + 2;
+		char *path = malloc(n);
+
+		if (path == NULL) {
+			muse_cli_warn(prog, "out of memory");
+			rc = -1;
+			break;
+		}
+		snprintf(path, n, "%s/%s", dir, f->path);
+		rc = add_input(b, path, p);
+		free(path);
+	}
+	free(idx);
+	muse_manifest_free(&m);
+	return rc;
 }
 
 /*
@@ -138,22 +244,29 @@ int main(int argc, char **argv)
 	struct muse_out out;
 	struct muse_progress pr;
 	const char *output = NULL;
+	struct dir_opts d = { 0 };
 	muse_build *b;
 	int c, force = 0, progress = 0, quiet = 0, status = MUSE_EXIT_OK;
 	uint64_t v;
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "b:d:fho:qV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:d:fho:qvV", longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_AS_OF:
+			if (muse_cli_u64(optarg, 1, UINT64_MAX, &d.as_of))
+				return muse_cli_usage_error(prog,
+				    "bad --as-of \"%s\" (a version number)", optarg);
+			break;
 		case OPT_AUTHENTIC:
 			if (muse_parse_seconds_ms(optarg, &o.authentic_ms, &e))
 				return muse_cli_usage_error(prog, "%s", e.msg);
 			break;
 		case OPT_BUCKET:
-			if (parse_bucket(optarg, &o))
+			if ((d.bucket_alone = parse_bucket(optarg, &o)) < 0)
 				return muse_cli_usage_error(prog,
-				    "bad --bucket \"%s\" (B/N with 0 <= B < N)", optarg);
+				    "bad --bucket \"%s\" (B or B/N with 0 <= B < N)",
+				    optarg);
 			break;
 		case 'b':
 			if (muse_parse_dims(optarg, &o.dims, &e))
@@ -192,6 +305,9 @@ int main(int argc, char **argv)
 		case 'q':
 			quiet = 1;
 			break;
+		case 'v':
+			d.verbose = 1;
+			break;
 		case 'V':
 			muse_cli_version(prog);
 			return muse_cli_close_stdout(prog, MUSE_EXIT_OK);
@@ -203,6 +319,15 @@ int main(int argc, char **argv)
 			return muse_cli_usage_error(prog, MUSE_GETOPT_ERROR);
 		}
 	}
+	if (d.bucket_alone) {
+		int dirs = 0;
+
+		for (int i = optind; i < argc; i++)
+			dirs += muse_table_is_dir(argv[i]);
+		if (dirs == 0 || dirs != argc - optind)
+			return muse_cli_usage_error(prog, "--bucket B without /N "
+			    "needs table directories as the only inputs");
+	}
 	if ((b = muse_build_new(&o, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;
@@ -211,7 +336,8 @@ int main(int argc, char **argv)
 	if (optind == argc && add_input(b, "-", &pr))
 		status = MUSE_EXIT_ERROR;
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
-		if (add_input(b, argv[i], &pr))
+		if (strcmp(argv[i], "-") && muse_table_is_dir(argv[i]) ?
+		    add_dir(b, argv[i], &o, &d, &pr) : add_input(b, argv[i], &pr))
 			status = MUSE_EXIT_ERROR;
 	if (status == MUSE_EXIT_OK) {
 		muse_progress_note(&pr, "joining and writing sketches");

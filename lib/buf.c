@@ -2,6 +2,8 @@
  * buf.c - growable buffers and varints.  Growth doubles, so appending n
  * bytes one at a time costs O(n) in all.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "buf.h"
@@ -79,6 +81,23 @@ int muse_buf_put_str(struct muse_buf *b, const char *s, size_t n)
 	if (muse_buf_put_varint(b, n))
 		return MUSE_ENOMEM;
 	return muse_buf_put(b, s, n);
+}
+
+int muse_buf_printf(struct muse_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || muse_buf_reserve(b, (size_t)n + 1))
+		return MUSE_ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
 }
 
 void muse_buf_free(struct muse_buf *b)

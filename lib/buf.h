@@ -35,6 +35,9 @@ int muse_buf_put_le32(struct muse_buf *b, uint32_t v);
 int muse_buf_put_le64(struct muse_buf *b, uint64_t v);
 /* A string as varint length then bytes. */
 int muse_buf_put_str(struct muse_buf *b, const char *s, size_t n);
+/* Appends printf-formatted text (no terminating NUL counted in len). */
+int muse_buf_printf(struct muse_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void muse_buf_free(struct muse_buf *b);
 
 /*

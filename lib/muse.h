@@ -20,6 +20,7 @@
 #include "event.h"
 #include "hll.h"
 #include "stream.h"
+#include "table.h"
 #include "sketch.h"
 #include "store.h"
 #include "ingest.h"

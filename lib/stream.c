@@ -230,6 +230,7 @@ struct muse_writer {
 	FILE *out;
 	char *name;
 	ZSTD_CCtx *cctx;
+	int own_cctx;             /* 0: borrowed (muse_writer_new_cctx) */
 	int level;
 	struct muse_buf raw;
 	struct muse_buf packed;
@@ -270,14 +271,36 @@ static int write_bytes(muse_writer *w, const void *p, size_t n,
 	return 0;
 }
 
+void *muse_zstd_cctx_new(void)
+{
+	return ZSTD_createCCtx();
+}
+
+void muse_zstd_cctx_free(void *cctx)
+{
+	ZSTD_freeCCtx(cctx);
+}
+
 muse_writer *muse_writer_new(FILE *out, const char *name,
 	const struct muse_header *h, int level, struct muse_err *e)
+{
+	return muse_writer_new_cctx(out, name, h, level, NULL, e);
+}
+
+muse_writer *muse_writer_new_cctx(FILE *out, const char *name,
+	const struct muse_header *h, int level, void *cctx, struct muse_err *e)
 {
 	muse_writer *w = calloc(1, sizeof(*w));
 	uint8_t hdr[MUSE_HEADER_SIZE];
 
+	if (w && cctx) {
+		w->cctx = cctx;
+	} else if (w) {
+		w->cctx = ZSTD_createCCtx();
+		w->own_cctx = 1;
+	}
 	if (w == NULL || (w->name = strdup(name ? name : "<stdout>")) == NULL ||
-	    (w->cctx = ZSTD_createCCtx()) == NULL ||
+	    w->cctx == NULL ||
 	    (w->digest = XXH64_createState()) == NULL ||
 	    (w->content = XXH3_createState()) == NULL) {
 		muse_writer_free(w);
@@ -511,7 +534,8 @@ void muse_writer_free(muse_writer *w)
 {
 	if (w == NULL)
 		return;
-	ZSTD_freeCCtx(w->cctx);
+	if (w->own_cctx)
+		ZSTD_freeCCtx(w->cctx);
 	XXH64_freeState(w->digest);
 	XXH3_freeState(w->content);
 	muse_buf_free(&w->index);

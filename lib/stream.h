@@ -93,6 +93,14 @@ typedef struct muse_writer muse_writer;
 /* Writes the header at once.  level: zstd level (0 = default 3). */
 muse_writer *muse_writer_new(FILE *out, const char *name,
 	const struct muse_header *h, int level, struct muse_err *e);
+/*
+ * The same with a zstd compression context that the caller owns and may
+ * share among writers used one at a time (many open partitions).
+ */
+muse_writer *muse_writer_new_cctx(FILE *out, const char *name,
+	const struct muse_header *h, int level, void *cctx, struct muse_err *e);
+void *muse_zstd_cctx_new(void);
+void muse_zstd_cctx_free(void *cctx);
 /* Appends one record. */
 int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 	struct muse_err *e);

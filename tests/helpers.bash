@@ -102,3 +102,12 @@ gen_small() {
 	fi
 	cp "$BATS_FILE_TMPDIR"/small/*.csv .
 }
+
+# gen_small, then the three tables as event streams (TABLE.mev) in the
+# current directory.
+ingest_small() {
+	gen_small || return 1
+	for t in impressions plays affinities; do
+		muse-ingest -o "$t.mev" "$t.csv" || return 1
+	done
+}

@@ -1,7 +1,10 @@
 # fish completion for muse-ingest(1): CSV/TSV tables to event streams.
+complete -c muse-ingest -l buckets -x -d 'User-hash buckets of a new table in DIR'
 complete -c muse-ingest -s f -l force -d 'Write binary output to a terminal'
 complete -c muse-ingest -s h -l help -d 'Show help and exit'
 complete -c muse-ingest -l max-errors -x -d 'Skip up to N bad rows'
+complete -c muse-ingest -l min-preview -x -d 'Drop preview plays shorter than SEC seconds'
+complete -c muse-ingest -s O -l output-dir -x -a '(__fish_complete_directories)' -d 'Commit the rows to a table directory'
 complete -c muse-ingest -s o -l output -r -F -d 'Write FILE atomically instead of stdout'
 complete -c muse-ingest -l progress -d 'Show progress even when stderr is not a terminal'
 complete -c muse-ingest -s q -l quiet -d 'Do not report skipped rows; no progress'

@@ -25,6 +25,7 @@
 #include <zstd.h>
 
 #include "store.h"
+#include "ts.h"
 
 struct entry {
 	uint64_t offset;
@@ -267,6 +268,31 @@ void muse_store_block_keys(const muse_store *s, size_t i,
 {
 	*first = s->blocks[i].first;
 	*last = s->blocks[i].last;
+}
+
+int muse_store_days(const muse_store *s, int64_t *from, int64_t *to)
+{
+	const struct muse_header *h = muse_store_header(s);
+	size_t n = muse_store_nblocks(s);
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+
+	if (!(h->dims & 1u << MUSE_DIM_DATE) || n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct muse_zone *z = muse_store_block_zone(s, i);
+
+		if ((int64_t)z->min_day < lo)
+			lo = z->min_day;
+		if ((int64_t)z->max_day > hi)
+			hi = z->max_day;
+	}
+	if (h->grain == MUSE_GRAIN_WEEK)
+		hi += 6;
+	else if (h->grain == MUSE_GRAIN_MONTH)
+		hi = muse_month_start(muse_month_start(hi) + 31) - 1;
+	*from = lo;
+	*to = hi;
+	return 0;
 }
 
 const struct muse_zone *muse_store_block_zone(const muse_store *s, size_t i)

@@ -39,6 +39,12 @@ void muse_store_block_keys(const muse_store *s, size_t i,
  * memory; a one-shot query needs no cache).  Default 0.
  */
 void muse_store_cache(muse_store *s, size_t bytes);
+/*
+ * The days the store's keys cover, from the first day of its earliest
+ * period to the last day of its latest (a week or month key covers the
+ * whole week or month); -1 when it has no date dimension or no record.
+ */
+int muse_store_days(const muse_store *s, int64_t *from, int64_t *to);
 /* The zone of block i: its days and hashed sets of values. */
 const struct muse_zone *muse_store_block_zone(const muse_store *s, size_t i);
 /*

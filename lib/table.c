@@ -88,14 +88,28 @@ static int parse_u64(const char *s, uint64_t *v)
 	return errno || *end ? -1 : 0;
 }
 
-/* The newest version number in dir/versions (0 when there is none). */
+/*
+ * The newest and oldest version numbers in dir/versions (0 when there is
+ * none).
+ */
+static int version_range(const char *dir, uint64_t *v, uint64_t *oldest,
+	struct muse_err *e);
+
 static int newest_version(const char *dir, uint64_t *v, struct muse_err *e)
+{
+	uint64_t oldest;
+
+	return version_range(dir, v, &oldest, e);
+}
+
+static int version_range(const char *dir, uint64_t *v, uint64_t *oldest,
+	struct muse_err *e)
 {
 	char *vd = path_join(dir, "versions");
 	DIR *d;
 	struct dirent *de;
 
-	*v = 0;
+	*v = *oldest = 0;
 	if (vd == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	if ((d = opendir(vd)) == NULL) {
@@ -113,6 +127,8 @@ static int newest_version(const char *dir, uint64_t *v, struct muse_err *e)
 			continue;
 		if (n > *v)
 			*v = n;
+		if (n && (*oldest == 0 || n < *oldest))
+			*oldest = n;
 	}
 	closedir(d);
 	free(vd);
@@ -313,11 +329,11 @@ int muse_table_load(const char *dir, uint64_t version,
 {
 	struct muse_buf b = { 0 };
 	char name[32], *vd, *path;
-	uint64_t newest;
+	uint64_t newest, oldest;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	if ((rc = newest_version(dir, &newest, e)) < 0)
+	if ((rc = version_range(dir, &newest, &oldest, e)) < 0)
 		return rc;
 	if (version == 0)
 		version = newest;
@@ -334,6 +350,12 @@ int muse_table_load(const char *dir, uint64_t version,
 		muse_err_where(e, dir, 0, UINT64_MAX);
 		rc = muse_err_set(e, MUSE_EUSAGE, "no version %" PRIu64
 		    " (newest is %" PRIu64 ")", version, newest);
+	} else if (version < oldest && access(path, F_OK) && errno == ENOENT) {
+		muse_err_where(e, dir, 0, UINT64_MAX);
+		rc = muse_err_set(e, MUSE_EUSAGE, "version %" PRIu64 " was "
+		    "removed by vacuum (versions %" PRIu64 " to %" PRIu64
+		    " remain)", version, oldest, newest);
+		e->sys_errno = ENOENT;
 	} else if ((rc = read_all(path, &b, e)) == 0) {
 		if (muse_buf_reserve(&b, 1)) {
 			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -615,6 +637,90 @@ static int parts_grow(muse_table_writer *t)
 	return 0;
 }
 
+/* Size and XXH64 of a file's bytes, read in chunks (page cache). */
+static int file_digest(const char *path, uint64_t *bytes, uint64_t *sum,
+	struct muse_err *e)
+{
+	XXH64_state_t *st = XXH64_createState();
+	char *buf = malloc(1u << 20);
+	int fd = -1, rc = 0;
+	ssize_t k;
+
+	*bytes = 0;
+	if (st == NULL || buf == NULL) {
+		rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		goto out;
+	}
+	XXH64_reset(st, 0);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = io_err(e, path, "cannot open");
+		goto out;
+	}
+	while ((k = read(fd, buf, 1u << 20)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = io_err(e, path, "read error");
+			goto out;
+		}
+		XXH64_update(st, buf, (size_t)k);
+		*bytes += (uint64_t)k;
+	}
+	*sum = XXH64_digest(st);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	XXH64_freeState(st);
+	return rc;
+}
+
+/*
+ * Creates the data file path (never one that exists) and a writer of
+ * event streams of the table into it.
+ */
+static muse_writer *data_open(const char *path, int table, int level,
+	void *cctx, FILE **fp, struct muse_err *e)
+{
+	struct muse_header h;
+	muse_writer *w;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+
+	if (fd < 0 || (*fp = fdopen(fd, "wb")) == NULL) {
+		io_err(e, path, "cannot create");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	memset(&h, 0, sizeof(h));
+	h.kind = MUSE_KIND_EVENTS;
+	h.table = (uint8_t)table;
+	h.hash = MUSE_HASH_XXH3;
+	h.seed = MUSE_HASH_SEED;
+	if ((w = muse_writer_new_cctx(*fp, path, &h, level, cctx, e)) == NULL) {
+		fclose(*fp);
+		*fp = NULL;
+	}
+	return w;
+}
+
+/* Finishes w, syncs and closes fp; fills f's rows, bytes and xxh64. */
+static int data_close(const char *path, muse_writer *w, FILE *fp,
+	struct muse_table_file *f, struct muse_err *e)
+{
+	int rc = muse_writer_finish(w, e);
+
+	f->rows = muse_writer_records(w);
+	muse_writer_free(w);
+	if (rc == 0 && (fflush(fp) || fsync(fileno(fp))))
+		rc = io_err(e, path, "write error");
+	if (fclose(fp) && rc == 0)
+		rc = io_err(e, path, "write error");
+	if (rc == 0)
+		rc = file_digest(path, &f->bytes, &f->xxh64, e);
+	return rc;
+}
+
 /* The file of a finished partition: complete it and fsync it. */
 static int part_close(muse_table_writer *t, struct part *p,
 	struct muse_err *e)
@@ -625,26 +731,10 @@ static int part_close(muse_table_writer *t, struct part *p,
 
 	if (path == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	rc = muse_writer_finish(p->w, e);
-	f->rows = muse_writer_records(p->w);
-	muse_writer_free(p->w);
+	rc = data_close(path, p->w, p->fp, f, e);
 	p->w = NULL;
-	if (rc == 0 && (fflush(p->fp) || fsync(fileno(p->fp))))
-		rc = io_err(e, path, "write error");
-	if (fclose(p->fp) && rc == 0)
-		rc = io_err(e, path, "write error");
 	p->fp = NULL;
 	t->nopen--;
-	if (rc == 0) {
-		struct muse_buf b = { 0 };
-
-		/* The file's checksum and size, from the page cache. */
-		if ((rc = read_all(path, &b, e)) == 0) {
-			f->bytes = b.len;
-			f->xxh64 = XXH64(b.p, b.len, 0);
-		}
-		muse_buf_free(&b);
-	}
 	free(path);
 	return rc;
 }
@@ -653,9 +743,7 @@ static int part_open(muse_table_writer *t, struct part *p, int64_t ts,
 	struct muse_err *e)
 {
 	struct muse_table_file f;
-	struct muse_header h;
 	char rel[256], day[16], *dir, *path;
-	int fd;
 
 	if (t->nopen >= OPEN_PARTS) {
 		struct part *lru = NULL;
@@ -701,27 +789,10 @@ static int part_open(muse_table_writer *t, struct part *p, int64_t ts,
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	}
 	p->file = t->files.n - 1;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0 || (p->fp = fdopen(fd, "wb")) == NULL) {
-		int rc = io_err(e, path, "cannot create");
-
-		if (fd >= 0)
-			close(fd);
-		free(path);
-		return rc;
-	}
-	memset(&h, 0, sizeof(h));
-	h.kind = MUSE_KIND_EVENTS;
-	h.table = (uint8_t)p->table;
-	h.hash = MUSE_HASH_XXH3;
-	h.seed = MUSE_HASH_SEED;
-	p->w = muse_writer_new_cctx(p->fp, path, &h, t->level, t->cctx, e);
+	p->w = data_open(path, p->table, t->level, t->cctx, &p->fp, e);
 	free(path);
-	if (p->w == NULL) {
-		fclose(p->fp);
-		p->fp = NULL;
+	if (p->w == NULL)
 		return -1;
-	}
 	t->nopen++;
 	return 0;
 }
@@ -817,15 +888,110 @@ static int write_tmp(const char *vd, const char *tag, const struct muse_buf *b,
 	return rc;
 }
 
-int muse_table_writer_commit(muse_table_writer *t, uint64_t *version,
-	struct muse_err *e)
+/*
+ * Publishes the newest version, less the files named in remove, plus the
+ * files of add, as the next version; when another writer publishes that
+ * number first, tries the next.  A file to remove that the newest version
+ * no longer names means another rotation ran meanwhile: an error.
+ */
+static int publish(const char *dir, const char *tag, const uint32_t *buckets,
+	const struct muse_manifest *add, char *const *remove, size_t nremove,
+	uint64_t *version, struct muse_err *e)
 {
 	struct muse_buf text = { 0 };
-	char *vd = path_join(t->dir, "versions"), *tmp = NULL;
-	int rc = 0;
+	char *vd = path_join(dir, "versions"), *tmp = NULL;
+	int rc = 0, done = 0;
 
 	if (vd == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	for (int attempt = 0; rc == 0 && !done; attempt++) {
+		struct muse_manifest m;
+		char name[32], *final = NULL;
+		size_t kept = 0;
+
+		if (attempt == COMMIT_TRIES) {
+			muse_err_where(e, dir, 0, UINT64_MAX);
+			rc = muse_err_set(e, MUSE_EIO, "too many concurrent commits; "
+			    "gave up after %d tries", COMMIT_TRIES);
+			break;
+		}
+		if ((rc = muse_table_load(dir, 0, &m, e)) < 0)
+			break;
+		/* Another writer may have fixed a bucket count meanwhile. */
+		for (size_t i = 0; i < add->n && rc == 0; i++) {
+			int tb = add->f[i].table;
+
+			if (m.buckets[tb] == 0)
+				m.buckets[tb] = buckets[tb];
+			if (m.buckets[tb] != add->f[i].nbuckets) {
+				muse_err_where(e, dir, 0, UINT64_MAX);
+				rc = muse_err_set(e, MUSE_EUSAGE, "table %s was given "
+				    "%u buckets by another commit; this one used %u",
+				    muse_table_name(tb), m.buckets[tb],
+				    add->f[i].nbuckets);
+			}
+		}
+		for (size_t k = 0; k < nremove && rc == 0; k++) {
+			size_t i;
+
+			for (i = 0; i < m.n; i++)
+				if (m.f[i].path && strcmp(m.f[i].path, remove[k]) == 0)
+					break;
+			if (i == m.n) {
+				muse_err_where(e, dir, 0, UINT64_MAX);
+				rc = muse_err_set(e, MUSE_EUSAGE, "another rotation "
+				    "changed the table meanwhile (%s is gone); run "
+				    "again", remove[k]);
+				break;
+			}
+			free(m.f[i].path);
+			free(m.f[i].schema);
+			m.f[i].path = m.f[i].schema = NULL;
+		}
+		for (size_t i = 0; i < m.n; i++)
+			if (m.f[i].path)
+				m.f[kept++] = m.f[i];
+		m.n = kept;
+		for (size_t i = 0; i < add->n && rc == 0; i++) {
+			struct muse_table_file f;
+
+			if (dup_file(&f, &add->f[i]) || file_push(&m, &f))
+				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		}
+		m.version++;
+		if (rc == 0 && manifest_format(&m, &text))
+			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		if (rc == 0)
+			rc = write_tmp(vd, tag, &text, &tmp, e);
+		if (rc == 0) {
+			snprintf(name, sizeof(name), "%08" PRIu64, m.version);
+			if ((final = path_join(vd, name)) == NULL) {
+				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+			} else if (link(tmp, final) == 0) {
+				*version = m.version;
+				done = 1;
+			} else if (errno != EEXIST) {
+				rc = io_err(e, final, "cannot publish the version");
+			}
+			unlink(tmp);
+		}
+		free(tmp);
+		tmp = NULL;
+		free(final);
+		muse_manifest_free(&m);
+	}
+	if (rc == 0)
+		rc = fsync_dir(vd, e);
+	muse_buf_free(&text);
+	free(vd);
+	return rc;
+}
+
+int muse_table_writer_commit(muse_table_writer *t, uint64_t *version,
+	struct muse_err *e)
+{
+	int rc = 0;
+
 	for (size_t i = 0; i < t->cap && rc == 0; i++)
 		if (t->parts[i].used && t->parts[i].fp)
 			rc = part_close(t, &t->parts[i], e);
@@ -845,77 +1011,11 @@ int muse_table_writer_commit(muse_table_writer *t, uint64_t *version,
 			rc = fsync_dir(path, e);
 		free(path);
 	}
-	for (int attempt = 0; rc == 0; attempt++) {
-		struct muse_manifest m;
-		char name[32], *final;
-
-		if (attempt == COMMIT_TRIES) {
-			muse_err_where(e, t->dir, 0, UINT64_MAX);
-			rc = muse_err_set(e, MUSE_EIO, "too many concurrent commits; "
-			    "gave up after %d tries", COMMIT_TRIES);
-			break;
-		}
-		if ((rc = muse_table_load(t->dir, 0, &m, e)) < 0)
-			break;
-		/* Another writer may have fixed a bucket count meanwhile. */
-		for (int tb = 1; tb <= 4 && rc == 0; tb++) {
-			if (m.buckets[tb] && t->buckets[tb] &&
-			    m.buckets[tb] != t->buckets[tb] &&
-			    (t->files.n || 1)) {
-				int used = 0;
-
-				for (size_t i = 0; i < t->files.n; i++)
-					used |= t->files.f[i].table == tb;
-				if (used) {
-					muse_err_where(e, t->dir, 0, UINT64_MAX);
-					rc = muse_err_set(e, MUSE_EUSAGE, "table %s was "
-					    "given %u buckets by another commit; this "
-					    "one used %u", muse_table_name(tb),
-					    m.buckets[tb], t->buckets[tb]);
-				}
-			}
-			if (m.buckets[tb] == 0) {
-				for (size_t i = 0; i < t->files.n; i++)
-					if (t->files.f[i].table == tb)
-						m.buckets[tb] = t->buckets[tb];
-			}
-		}
-		for (size_t i = 0; i < t->files.n && rc == 0; i++) {
-			struct muse_table_file f;
-
-			if (dup_file(&f, &t->files.f[i]) || file_push(&m, &f))
-				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
-		}
-		m.version++;
-		if (rc == 0 && manifest_format(&m, &text))
-			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
-		if (rc == 0)
-			rc = write_tmp(vd, t->tag, &text, &tmp, e);
-		if (rc < 0) {
-			muse_manifest_free(&m);
-			break;
-		}
-		snprintf(name, sizeof(name), "%08" PRIu64, m.version);
-		if ((final = path_join(vd, name)) == NULL) {
-			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
-		} else if (link(tmp, final) == 0) {
-			*version = m.version;
-			t->committed = 1;
-		} else if (errno != EEXIST) {
-			rc = io_err(e, final, "cannot publish the version");
-		}
-		unlink(tmp);
-		free(tmp);
-		tmp = NULL;
-		free(final);
-		muse_manifest_free(&m);
-		if (rc == 0 && t->committed) {
-			rc = fsync_dir(vd, e);
-			break;
-		}
-	}
-	muse_buf_free(&text);
-	free(vd);
+	if (rc == 0)
+		rc = publish(t->dir, t->tag, t->buckets, &t->files, NULL, 0,
+		    version, e);
+	if (rc == 0)
+		t->committed = 1;
 	return rc;
 }
 
@@ -947,4 +1047,410 @@ void muse_table_writer_free(muse_table_writer *t)
 	muse_zstd_cctx_free(t->cctx);
 	free(t->dir);
 	free(t);
+}
+
+/* ---- tiers ---- */
+
+static void make_tag(char *tag, size_t n, const void *salt)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(tag, n, "%lx%09lx-%lx-%lx", (unsigned long)ts.tv_sec,
+	    (unsigned long)ts.tv_nsec, (unsigned long)getpid(),
+	    (unsigned long)((uintptr_t)salt >> 4 & 0xfffff));
+}
+
+static int is_compacted(const struct muse_table_file *f)
+{
+	const char *base = strrchr(f->path, '/');
+
+	return base && base[1] == 'c';
+}
+
+/* Orders files by partition (table, day, bucket, schema), then path. */
+static int cmp_part(const void *a, const void *b)
+{
+	const struct muse_table_file *x = *(const struct muse_table_file *const *)a;
+	const struct muse_table_file *y = *(const struct muse_table_file *const *)b;
+	int c;
+
+	if (x->table != y->table)
+		return x->table - y->table;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	if (x->bucket != y->bucket)
+		return x->bucket < y->bucket ? -1 : 1;
+	if ((c = strcmp(x->schema, y->schema)) != 0)
+		return c;
+	return strcmp(x->path, y->path);
+}
+
+static int same_part(const struct muse_table_file *x,
+	const struct muse_table_file *y)
+{
+	return x->table == y->table && x->day == y->day &&
+	    x->bucket == y->bucket && strcmp(x->schema, y->schema) == 0;
+}
+
+/* Copies every record of the event streams of path into w. */
+static int copy_records(const char *path, const struct muse_table_file *f,
+	muse_writer *w, struct muse_err *e)
+{
+	struct muse_header h;
+	struct stat st;
+	muse_input *in;
+	muse_reader *r;
+	const uint8_t *rec;
+	size_t n;
+	int rc;
+
+	if (stat(path, &st))
+		return io_err(e, path, "cannot open");
+	if ((uint64_t)st.st_size != f->bytes) {
+		muse_err_where(e, path, 0, UINT64_MAX);
+		return muse_err_set(e, MUSE_EFORMAT, "size %lld differs from the "
+		    "manifest's %" PRIu64, (long long)st.st_size, f->bytes);
+	}
+	if ((in = muse_input_open(path, e)) == NULL)
+		return e->code;
+	if ((r = muse_reader_new(in, e)) == NULL)
+		return e->code;
+	while ((rc = muse_reader_next_stream(r, &h, e)) == 1) {
+		if (h.kind != MUSE_KIND_EVENTS || h.table != f->table) {
+			muse_err_where(e, path, 0, UINT64_MAX);
+			rc = muse_err_set(e, MUSE_EFORMAT, "not an event stream of "
+			    "table %s", muse_table_name(f->table));
+			break;
+		}
+		while ((rc = muse_reader_next(r, &rec, &n, e)) == 1)
+			if ((rc = muse_writer_add(w, rec, n, e)) < 0)
+				break;
+		if (rc < 0)
+			break;
+	}
+	muse_reader_free(r);
+	return rc;
+}
+
+/* Writes the files grp[0..n) of one partition as one compacted file. */
+static int compact_part(const char *dir, const char *tag, uint64_t seq,
+	struct muse_table_file **grp, size_t n, int level, void *cctx,
+	struct muse_table_file *out, struct muse_err *e)
+{
+	char rel[256], *path, *slash;
+	muse_writer *w;
+	FILE *fp;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	*out = *grp[0];
+	out->rows = 0;
+	out->min_ts = grp[0]->min_ts;
+	out->max_ts = grp[0]->max_ts;
+	for (size_t i = 1; i < n; i++) {
+		if (grp[i]->min_ts < out->min_ts)
+			out->min_ts = grp[i]->min_ts;
+		if (grp[i]->max_ts > out->max_ts)
+			out->max_ts = grp[i]->max_ts;
+	}
+	snprintf(rel, sizeof(rel), "%s", grp[0]->path);
+	if ((slash = strrchr(rel, '/')) == NULL)
+		return muse_err_set(e, MUSE_EFORMAT, "bad path in manifest");
+	snprintf(slash + 1, sizeof(rel) - (size_t)(slash + 1 - rel),
+	    "c%03u-%s-%" PRIu64 ".mev", grp[0]->bucket, tag, seq);
+	out->path = strdup(rel);
+	out->schema = strdup(grp[0]->schema);
+	path = path_join(dir, rel);
+	if (out->path == NULL || out->schema == NULL || path == NULL) {
+		free(path);
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	if ((w = data_open(path, grp[0]->table, level, cctx, &fp, e)) == NULL) {
+		free(path);
+		return e->code;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *src = path_join(dir, grp[i]->path);
+
+		if (src == NULL)
+			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		else
+			rc = copy_records(src, grp[i], w, e);
+		free(src);
+	}
+	if (rc == 0) {
+		rc = data_close(path, w, fp, out, e);
+	} else {
+		muse_writer_free(w);
+		fclose(fp);
+	}
+	if (rc)
+		unlink(path);
+	free(path);
+	return rc;
+}
+
+int muse_table_compact(const char *dir, int64_t before_day, int level,
+	struct muse_table_rotation *r, struct muse_err *e)
+{
+	struct muse_manifest m, add = { 0 };
+	struct muse_table_file **v = NULL;
+	char **remove = NULL, tag[64];
+	size_t nv = 0, nremove = 0;
+	void *cctx = NULL;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = muse_table_load(dir, 0, &m, e)) < 0)
+		return rc;
+	make_tag(tag, sizeof(tag), &m);
+	if ((v = malloc((m.n ? m.n : 1) * sizeof(*v))) == NULL ||
+	    (remove = malloc((m.n ? m.n : 1) * sizeof(*remove))) == NULL ||
+	    (cctx = muse_zstd_cctx_new()) == NULL) {
+		rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < m.n; i++)
+		if (m.f[i].day != MUSE_TABLE_NODATE && m.f[i].day < before_day)
+			v[nv++] = &m.f[i];
+	qsort(v, nv, sizeof(*v), cmp_part);
+	for (size_t i = 0, j; i < nv && rc == 0; i = j) {
+		struct muse_table_file nf;
+
+		for (j = i + 1; j < nv && same_part(v[i], v[j]); j++)
+			;
+		if (j - i == 1 && is_compacted(v[i]))
+			continue;
+		rc = compact_part(dir, tag, add.n, v + i, j - i, level, cctx,
+		    &nf, e);
+		if (rc == 0 && file_push(&add, &nf)) {
+			free(nf.path);
+			free(nf.schema);
+			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		}
+		if (rc)
+			break;
+		r->partitions++;
+		r->files_out++;
+		r->bytes_out += nf.bytes;
+		r->rows += nf.rows;
+		for (size_t k = i; k < j; k++) {
+			remove[nremove++] = v[k]->path;
+			r->files_in++;
+			r->bytes_in += v[k]->bytes;
+		}
+	}
+	if (rc == 0 && nremove) {
+		/* The new files' directories must be durable first. */
+		for (size_t i = 0; i < add.n && rc == 0; i++) {
+			char *p = path_join(dir, add.f[i].path);
+
+			if (p == NULL) {
+				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+				break;
+			}
+			*strrchr(p, '/') = '\0';
+			rc = fsync_dir(p, e);
+			free(p);
+		}
+		if (rc == 0)
+			rc = publish(dir, tag, m.buckets, &add, remove, nremove,
+			    &r->version, e);
+	}
+	if (rc)
+		for (size_t i = 0; i < add.n; i++) {
+			char *p = path_join(dir, add.f[i].path);
+
+			if (p)
+				unlink(p);
+			free(p);
+		}
+out:
+	muse_zstd_cctx_free(cctx);
+	muse_manifest_free(&add);
+	muse_manifest_free(&m);
+	free(remove);
+	free(v);
+	return rc;
+}
+
+int muse_table_expire(const char *dir, int64_t before_day,
+	int64_t covered_from, int64_t covered_to, struct muse_table_rotation *r,
+	struct muse_err *e)
+{
+	struct muse_manifest m, add = { 0 };
+	char **remove = NULL, tag[64];
+	size_t nremove = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = muse_table_load(dir, 0, &m, e)) < 0)
+		return rc;
+	make_tag(tag, sizeof(tag), &m);
+	if ((remove = malloc((m.n ? m.n : 1) * sizeof(*remove))) == NULL) {
+		muse_manifest_free(&m);
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		const struct muse_table_file *f = &m.f[i];
+
+		if (f->day == MUSE_TABLE_NODATE || f->day >= before_day ||
+		    f->day < covered_from || f->day > covered_to)
+			continue;
+		/* a new partition unless an earlier file shares it */
+		r->partitions++;
+		for (size_t k = 0; k < i; k++)
+			if (m.f[k].table == f->table && m.f[k].day == f->day &&
+			    m.f[k].bucket == f->bucket && m.f[k].day >= covered_from &&
+			    m.f[k].day <= covered_to && m.f[k].day < before_day) {
+				r->partitions--;
+				break;
+			}
+		remove[nremove++] = f->path;
+		r->files_in++;
+		r->bytes_in += f->bytes;
+		r->rows += f->rows;
+	}
+	if (nremove)
+		rc = publish(dir, tag, m.buckets, &add, remove, nremove,
+		    &r->version, e);
+	free(remove);
+	muse_manifest_free(&m);
+	return rc;
+}
+
+/* Whether path is named by one of the manifests. */
+static int named(const struct muse_manifest *kept, size_t nkept,
+	const char *path)
+{
+	for (size_t k = 0; k < nkept; k++)
+		for (size_t i = 0; i < kept[k].n; i++)
+			if (strcmp(kept[k].f[i].path, path) == 0)
+				return 1;
+	return 0;
+}
+
+/* Removes the unnamed files under dir/rel, recursively. */
+static int sweep(const char *dir, const char *rel,
+	const struct muse_manifest *kept, size_t nkept, time_t cutoff,
+	uint64_t *removed, struct muse_err *e)
+{
+	char *abs = path_join(dir, rel);
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (abs == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	if ((d = opendir(abs)) == NULL) {
+		rc = errno == ENOENT ? 0 : io_err(e, abs, "cannot open");
+		free(abs);
+		return rc;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		char *r2, *a2;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((r2 = path_join(rel, de->d_name)) == NULL ||
+		    (a2 = path_join(dir, r2)) == NULL) {
+			free(r2);
+			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+			break;
+		}
+		if (lstat(a2, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = sweep(dir, r2, kept, nkept, cutoff, removed, e);
+			rmdir(a2);  /* only when empty */
+		} else if (lstat(a2, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_mtime < cutoff && !named(kept, nkept, r2)) {
+			if (unlink(a2) == 0)
+				(*removed)++;
+			else
+				rc = io_err(e, a2, "cannot remove");
+		}
+		free(a2);
+		free(r2);
+	}
+	closedir(d);
+	free(abs);
+	return rc;
+}
+
+int muse_table_vacuum(const char *dir, uint64_t keep, uint64_t grace_s,
+	uint64_t *removed, struct muse_err *e)
+{
+	struct muse_manifest *kept = NULL;
+	size_t nkept = 0;
+	uint64_t newest;
+	time_t cutoff = time(NULL) - (time_t)grace_s;
+	char *vd = path_join(dir, "versions");
+	int rc;
+
+	*removed = 0;
+	if (vd == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	if (keep == 0)
+		keep = 1;
+	if ((rc = newest_version(dir, &newest, e)) < 0) {
+		free(vd);
+		return rc;
+	}
+	if ((kept = calloc(keep, sizeof(*kept))) == NULL) {
+		free(vd);
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	for (uint64_t v = newest; v >= 1 && nkept < keep && rc == 0; v--) {
+		if ((rc = muse_table_load(dir, v, &kept[nkept], e)) == 0) {
+			nkept++;
+		} else if (e->sys_errno == ENOENT) {
+			/* removed by an earlier vacuum that kept fewer */
+			muse_err_clear(e);
+			rc = 0;
+			break;
+		}
+	}
+	/* Old manifests first, then what no kept manifest names. */
+	for (uint64_t v = newest >= keep ? newest - keep : 0; v >= 1 && rc == 0; v--) {
+		char name[32], *p;
+
+		snprintf(name, sizeof(name), "%08" PRIu64, v);
+		if ((p = path_join(vd, name)) == NULL) {
+			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+			break;
+		}
+		if (unlink(p) == 0)
+			(*removed)++;
+		else if (errno != ENOENT)
+			rc = io_err(e, p, "cannot remove");
+		free(p);
+	}
+	if (rc == 0)
+		rc = sweep(dir, "data", kept, nkept, cutoff, removed, e);
+	if (rc == 0) {
+		/* Temporaries of manifests of writers that died. */
+		DIR *d = opendir(vd);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)) != NULL) {
+			struct stat st;
+			char *p;
+
+			if (strncmp(de->d_name, ".tmp-", 5) ||
+			    (p = path_join(vd, de->d_name)) == NULL)
+				continue;
+			if (lstat(p, &st) == 0 && st.st_mtime < cutoff &&
+			    unlink(p) == 0)
+				(*removed)++;
+			free(p);
+		}
+		if (d)
+			closedir(d);
+	}
+	for (size_t k = 0; k < nkept; k++)
+		muse_manifest_free(&kept[k]);
+	free(kept);
+	free(vd);
+	return rc;
 }

@@ -103,4 +103,37 @@ int muse_table_writer_commit(muse_table_writer *t, uint64_t *version,
 /* Removes the data files of a commit not made (and frees). */
 void muse_table_writer_free(muse_table_writer *t);
 
+/* ---- tiers: rotation commits ---- */
+
+struct muse_table_rotation {
+	uint64_t version;         /* the version committed; 0: nothing to do */
+	uint64_t partitions;      /* partitions rewritten or dropped */
+	uint64_t files_in, bytes_in, files_out, bytes_out, rows;
+};
+
+/*
+ * Compacts every dated partition before before_day that is not compacted
+ * yet (more than one file, or a file not written by compaction): its
+ * files become one stream at zstd level `level`, in blocks that decode
+ * independently.  One commit; the old files stay for older versions
+ * until muse_table_vacuum.
+ */
+int muse_table_compact(const char *dir, int64_t before_day, int level,
+	struct muse_table_rotation *r, struct muse_err *e);
+/*
+ * Drops the dated partitions before before_day whose days lie in
+ * [covered_from, covered_to] (the days a sketch store holds); one commit.
+ */
+int muse_table_expire(const char *dir, int64_t before_day,
+	int64_t covered_from, int64_t covered_to, struct muse_table_rotation *r,
+	struct muse_err *e);
+/*
+ * Keeps the newest `keep` versions: removes older manifests, and data
+ * files and temporaries that no kept manifest names and that were last
+ * changed more than grace_s seconds ago (a writer's files before its
+ * commit are younger).  *removed counts the files removed.
+ */
+int muse_table_vacuum(const char *dir, uint64_t keep, uint64_t grace_s,
+	uint64_t *removed, struct muse_err *e);
+
 #endif

@@ -21,6 +21,12 @@ if [ "${1:-}" != "--build-only" ]; then
 	command -v script >/dev/null 2>&1 || need="$need bsdutils"
 	command -v man >/dev/null 2>&1 || need="$need man-db"
 	command -v bc >/dev/null 2>&1 || need="$need bc"
+	# The fan-out recipe is tested for real: GNU parallel over ssh to a
+	# throwaway sshd, files moved with rsync.
+	command -v parallel >/dev/null 2>&1 || need="$need parallel"
+	command -v rsync >/dev/null 2>&1 || need="$need rsync"
+	command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
+	[ -x /usr/sbin/sshd ] || need="$need openssh-server"
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

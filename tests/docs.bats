@@ -5,7 +5,8 @@
 
 load helpers
 
-PROGS="muse-gen muse-ingest muse-sketch muse-merge muse-delta muse-query muse-cat"
+# Every program: one source file each in cmd/.
+PROGS=$(cd "$MUSE_ROOT/cmd" && ls muse-*.c | sed "s/\\.c$//" | paste -sd" ")
 MAN=$MUSE_ROOT/man
 COMP=$MUSE_ROOT/completions
 
@@ -28,8 +29,8 @@ usage_text() {
 
 # The options of the Usage lines, in order.
 usage_opts() {
-	usage_text "$1" | grep -oE '(^|[[ ])--?[A-Za-z0-9][A-Za-z0-9-]*' |
-	    sed 's/^[[ ]//' | expand_clusters
+	usage_text "$1" | grep -oE '(^|[[ (])--?[A-Za-z0-9][A-Za-z0-9-]*' |
+	    sed 's/^[[ (]//' | expand_clusters
 }
 
 # The lines of section NAME (".Sh NAME") of a page.
@@ -382,8 +383,12 @@ Anime' ] || fail "--segment: got: $output"
 	command -v zsh >/dev/null || skip "zsh is not installed (apt-get install zsh)"
 	run zsh -n "$COMP/zsh/_muse"
 	expect_status 0
-	head -1 "$COMP/zsh/_muse" | grep -qx '#compdef muse-gen muse-ingest muse-sketch muse-merge muse-delta muse-query muse-cat' ||
-	    fail "bad #compdef line"
+	local want
+	want=$(for p in $PROGS; do printf ' %s' "$p"; done)
+	# every program, in any order
+	[ "$(head -1 "$COMP/zsh/_muse" | tr ' ' '\n' | tail -n +2 | sort | paste -sd' ')" = \
+	    "$(printf '%s\n' $want | sort | paste -sd' ')" ] || fail "bad #compdef line"
+
 	local p o body bad=
 	for p in $PROGS; do
 		body=$(awk -v f="_${p//-/_}() {" '$0 == f { ins = 1 } ins; ins && /^}/ { exit }' "$COMP/zsh/_muse")

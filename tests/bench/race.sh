@@ -14,9 +14,11 @@
 #                      impressions sorted by asset and segment, then
 #     query_db.sql     the re-query from it, cold process
 #   The toolkit, end to end on both cores: muse-ingest of the 3 tables
-#   (impressions in one process, plays then affinities in another), then
-#   muse-sketch --bucket 0/2 and 1/2 in parallel, then muse-merge of the two
-#   into the store; and the re-query by a cold muse-query.
+#   into a table directory with 2 user-hash buckets (impressions in one
+#   process, plays and affinities in another, committing at once), then
+#   muse-sketch --bucket 0 and 1 in parallel, each reading only its
+#   bucket's files, then muse-merge of the two into the store; and the
+#   re-query by a cold muse-query.
 #
 # Every full computation runs RUNS times (default 3), every cold re-query
 # QRUNS times (default 11); medians.  Wall clock from the page cache; peak
@@ -130,23 +132,21 @@ cmp -s "$rw/exact.tsv" "$rw/exactcd.tsv" && same_cd="identical output" || same_c
 ing_w=() ing_r=() ing_c=() sk_w=() sk_r=() sk_c=() mg_w=() mg_r=() mg_c=() tot_w=() tot_r=() tot_c=()
 for i in $(seq "$RUNS"); do
 	log "toolkit end to end, run $i of $RUNS"
-	rm -f "$rw"/*.mev "$rw"/bucket-*.msk "$rw/store.msk"
+	rm -rf "$rw/wh" "$rw"/bucket-*.msk "$rw/store.msk"
 	t0=$(now)
-	# ingest: impressions | plays, then affinities
-	( timed ing-imp muse-ingest -o "$rw/impressions.mev" "$data/impressions.csv"; echo "$W $R $C" > "$rw/ing-imp.res" ) &
+	# ingest: impressions | plays and affinities, two commits at once
+	( timed ing-imp muse-ingest -O "$rw/wh" --buckets 2 "$data/impressions.csv"; echo "$W $R $C" > "$rw/ing-imp.res" ) &
 	a=$!
-	( timed ing-plays muse-ingest -o "$rw/plays.mev" "$data/plays.csv"; echo "$W $R $C" > "$rw/ing-plays.res"
-	  timed ing-aff muse-ingest -o "$rw/affinities.mev" "$data/affinities.csv"; echo "$W $R $C" > "$rw/ing-aff.res" ) &
+	( timed ing-plays muse-ingest -O "$rw/wh" --buckets 2 "$data/plays.csv" "$data/affinities.csv"; echo "$W $R $C" > "$rw/ing-plays.res" ) &
 	b=$!
 	wait "$a" && wait "$b" || { echo "race.sh: muse-ingest failed" >&2; exit 2; }
 	t1=$(now)
-	read -r _ r1 c1 < "$rw/ing-imp.res"; read -r _ r2 c2 < "$rw/ing-plays.res"; read -r _ r3 c3 < "$rw/ing-aff.res"
-	ing_w+=("$(echo "$t1 - $t0" | bc -l)"); ing_r+=($((r1 + (r2 > r3 ? r2 : r3)))); ing_c+=("$(echo "$c1 + $c2 + $c3" | bc -l)")
-	# sketch: two user-hash buckets in parallel
+	read -r _ r1 c1 < "$rw/ing-imp.res"; read -r _ r2 c2 < "$rw/ing-plays.res"
+	ing_w+=("$(echo "$t1 - $t0" | bc -l)"); ing_r+=($((r1 + r2))); ing_c+=("$(echo "$c1 + $c2" | bc -l)")
+	# sketch: the two user-hash buckets in parallel, each reading its files
 	pids=()
 	for bk in 0 1; do
-		( timed "sketch-$bk" muse-sketch --bucket "$bk/2" -o "$rw/bucket-$bk.msk" \
-			"$rw/impressions.mev" "$rw/plays.mev" "$rw/affinities.mev"; echo "$W $R $C" > "$rw/sketch-$bk.res" ) &
+		( timed "sketch-$bk" muse-sketch --bucket "$bk" -o "$rw/bucket-$bk.msk" "$rw/wh"; echo "$W $R $C" > "$rw/sketch-$bk.res" ) &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || { echo "race.sh: muse-sketch failed" >&2; exit 2; }; done
@@ -161,7 +161,7 @@ for i in $(seq "$RUNS"); do
 	tot_r+=("$(maxof "${ing_r[-1]}" "${sk_r[-1]}" "${mg_r[-1]}")")
 	tot_c+=("$(echo "${ing_c[-1]} + ${sk_c[-1]} + ${mg_c[-1]}" | bc -l)")
 done
-ev_bytes=$(cat "$rw"/*.mev | wc -c)
+ev_bytes=$(find "$rw/wh/data" -name '*.mev' -exec cat {} + | wc -c)
 store_bytes=$(wc -c < "$rw/store.msk")
 muse-cat "$rw/store.msk" > "$rw/store.tsv"
 same_exact=$(python3 "$dd/compare.py" --collisions "$rw/exact.tsv" "$rw/store.tsv" 2>> "$rw/compare.err") || same_exact="$same_exact (see $rw/compare.err)"
@@ -235,7 +235,7 @@ Written by \`tests/bench/race.sh\` (from \`make bench\`) on $(date -u +%F).
 | **DuckDB: full table, exact** (full.sql) | **$(f3 "$exact_w")** | $(f2 "$exact_c") | $(mb "$exact_r") | SQL $(f3 "$exact_s") s, the rest is Node and opening |
 | DuckDB: full table, exact, plain COUNT(DISTINCT) (full_exact_cd.sql) | $(f3 "$exactcd_w") | $(f2 "$exactcd_c") | $(mb "$exactcd_r") | SQL $(f3 "$exactcd_s") s |
 | DuckDB: full table, approx_count_distinct (full_approx.sql) | $(f3 "$approx_w") | $(f2 "$approx_c") | $(mb "$approx_r") | SQL $(f3 "$approx_s") s |
-| toolkit: muse-ingest, 3 tables, 2 processes | $(f3 "$(median "${ing_w[@]}")") | $(f2 "$(median "${ing_c[@]}")") | $(mb "$(median "${ing_r[@]}")") | $ev_bytes bytes of event streams |
+| toolkit: muse-ingest -O, 3 tables, 2 processes | $(f3 "$(median "${ing_w[@]}")") | $(f2 "$(median "${ing_c[@]}")") | $(mb "$(median "${ing_r[@]}")") | $ev_bytes bytes of event streams in the table directory |
 | toolkit: muse-sketch, 2 buckets in parallel | $(f3 "$(median "${sk_w[@]}")") | $(f2 "$(median "${sk_c[@]}")") | $(mb "$(median "${sk_r[@]}")") | |
 | toolkit: muse-merge of the 2 buckets | $(f3 "$(median "${mg_w[@]}")") | $(f2 "$(median "${mg_c[@]}")") | $(mb "$(median "${mg_r[@]}")") | store $store_bytes bytes |
 | **toolkit: end to end** | **$(f3 "$tk_w")** | $(f2 "$tk_c") | $(mb "$tk_r") | peak: the largest stage |

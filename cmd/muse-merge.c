@@ -52,26 +52,6 @@ static void usage(void)
 	    "usage, I/O).\n");
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-	char num[32];
-	size_t n = strlen(s);
-	uint64_t v, mult = 1;
-
-	if (n == 0 || n >= sizeof(num))
-		return -1;
-	memcpy(num, s, n + 1);
-	switch (num[n - 1]) {
-	case 'K': case 'k': mult = 1 << 10; num[--n] = '\0'; break;
-	case 'M': case 'm': mult = 1 << 20; num[--n] = '\0'; break;
-	case 'G': case 'g': mult = 1 << 30; num[--n] = '\0'; break;
-	}
-	if (muse_cli_u64(num, 1, UINT64_MAX / mult, &v))
-		return -1;
-	*out = (size_t)(v * mult);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct muse_merge_opts o = {
@@ -102,7 +82,7 @@ int main(int argc, char **argv)
 			usage();
 			return muse_cli_close_stdout(prog, MUSE_EXIT_OK);
 		case OPT_MEMORY:
-			if (parse_size(optarg, &o.memory))
+			if (muse_cli_size(optarg, &o.memory))
 				return muse_cli_usage_error(prog,
 				    "bad --memory \"%s\"", optarg);
 			break;

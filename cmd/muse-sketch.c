@@ -1,22 +1,27 @@
 /*
  * muse-sketch - event streams to a sorted sketch stream (SPEC 4).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "build.h"
 #include "cli.h"
 #include "hll.h"
+#include "merge.h"
 #include "opts.h"
 #include "stream.h"
 #include "table.h"
 
 static const char *prog = "muse-sketch";
 
-enum { OPT_AS_OF = CHAR_MAX + 1, OPT_AUTHENTIC, OPT_BUCKET, OPT_LGK, OPT_PROGRESS,
+enum { OPT_AS_OF = CHAR_MAX + 1, OPT_AUTHENTIC, OPT_BUCKET, OPT_LGK,
+	OPT_MEMORY, OPT_PROGRESS,
 	OPT_QUALIFY, OPT_WINDOW };
 
 static const struct option longopts[] = {
@@ -28,6 +33,7 @@ static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "lgk", required_argument, NULL, OPT_LGK },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "output", required_argument, NULL, 'o' },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "qualify", required_argument, NULL, OPT_QUALIFY },
@@ -41,8 +47,9 @@ static const struct option longopts[] = {
 static void usage(void)
 {
 	printf("Usage: muse-sketch [-fhqvV] [-b DIMS] [-d RANGE] [-o FILE] [--bucket B[/N]]\n"
-	    "                   [--as-of VERSION] [--lgk N] [--window DUR]\n"
-	    "                   [--qualify SEC] [--authentic SEC] [--progress]\n"
+	    "                   [--as-of VERSION] [--lgk N] [--memory SIZE]\n"
+	    "                   [--window DUR] [--qualify SEC] [--authentic SEC]\n"
+	    "                   [--progress]\n"
 	    "                   [FILE | DIR...]\n"
 	    "Join impressions, plays and affinities from event streams (any order,\n"
 	    "files or concatenated on standard input, or the files of a table\n"
@@ -61,6 +68,9 @@ static void usage(void)
 	    "  -f, --force            write binary output to a terminal\n"
 	    "  -h, --help             show this help and exit\n"
 	    "      --lgk N            HyperLogLog precision, 4..21 (default 14)\n"
+	    "      --memory SIZE      work in passes over sub-buckets of users so\n"
+	    "                         that each fits in about SIZE (suffix K, M\n"
+	    "                         or G; default: one pass)\n"
 	    "  -o, --output FILE      write FILE (atomically) instead of stdout\n"
 	    "      --progress         show progress even when stderr is not a\n"
 	    "                         terminal\n"
@@ -104,16 +114,108 @@ struct dir_opts {
 	uint64_t as_of;
 	int verbose;
 	int bucket_alone;         /* --bucket B without /N */
+	uint64_t *pinned;         /* per input: the version read (0: a file) */
 };
+
+/* What a build holds in memory, roughly, per event row (measured: about
+ * 80 bytes), and per byte of an event stream file (level-1 zstd). */
+#define ROW_BYTES 100
+#define STREAM_BYTE_FACTOR 8
 
 static int add_input(muse_build *b, const char *path, struct muse_progress *p);
 
 /*
- * A table directory: the files of one version (the newest when we start,
- * or --as-of) that can hold rows of the days and the bucket asked for.
+ * Before any pass: picks the version of each table directory (the newest
+ * now, or --as-of) so that every pass reads the same one, resolves
+ * --bucket B against the directories' bucket count, and estimates the
+ * memory the whole build needs.  Inputs are given as argv[0..n).
  */
-static int add_dir(muse_build *b, const char *dir, struct muse_build_opts *o,
-	const struct dir_opts *d, struct muse_progress *p)
+static int prepare(char **inputs, int n, struct muse_build_opts *o,
+	struct dir_opts *d, uint64_t *need)
+{
+	struct muse_err e;
+
+	struct stat st;
+
+	*need = 0;
+	muse_err_clear(&e);
+	/* Standard input counts when it is a file; a pipe's size is unknown. */
+	if (n == 0 && fstat(0, &st) == 0 && S_ISREG(st.st_mode))
+		*need += (uint64_t)st.st_size * STREAM_BYTE_FACTOR;
+	for (int i = 0; i < n; i++) {
+		struct muse_manifest m;
+		size_t *idx, nidx;
+
+		if (strcmp(inputs[i], "-") == 0) {
+			if (fstat(0, &st) == 0 && S_ISREG(st.st_mode))
+				*need += (uint64_t)st.st_size * STREAM_BYTE_FACTOR;
+			continue;
+		}
+		if (!muse_table_is_dir(inputs[i])) {
+			if (stat(inputs[i], &st) == 0)
+				*need += (uint64_t)st.st_size * STREAM_BYTE_FACTOR;
+			continue;
+		}
+		if (muse_table_load(inputs[i], d->as_of, &m, &e)) {
+			muse_cli_err(prog, &e);
+			return -1;
+		}
+		if (m.version == 0) {
+			muse_cli_warn(prog, "%s: empty table directory (no version "
+			    "yet)", inputs[i]);
+			return -1;
+		}
+		d->pinned[i] = m.version;
+		if (d->bucket_alone) {
+			uint32_t nb = 0;
+
+			for (int t = MUSE_TABLE_IMPRESSIONS; t <= MUSE_TABLE_AFFINITIES; t++) {
+				if (m.buckets[t] && nb && m.buckets[t] != nb) {
+					muse_cli_warn(prog, "%s: tables have different "
+					    "bucket counts (%u, %u): give --bucket B/N",
+					    inputs[i], nb, m.buckets[t]);
+					muse_manifest_free(&m);
+					return -1;
+				}
+				if (m.buckets[t])
+					nb = m.buckets[t];
+			}
+			if (nb && o->bucket >= nb) {
+				muse_cli_warn(prog, "%s: --bucket %u is beyond the "
+				    "table's %u buckets", inputs[i], o->bucket, nb);
+				muse_manifest_free(&m);
+				return -1;
+			}
+			if (o->nbuckets && nb != o->nbuckets) {
+				muse_cli_warn(prog, "%s: %u buckets, but an earlier "
+				    "table directory has %u: give --bucket B/N",
+				    inputs[i], nb, o->nbuckets);
+				muse_manifest_free(&m);
+				return -1;
+			}
+			o->nbuckets = nb;
+		}
+		if (muse_table_select(&m, o->has_dates, o->day_from, o->day_to,
+		    o->window_s, o->bucket, o->nbuckets, &idx, &nidx, &e)) {
+			muse_cli_err(prog, &e);
+			muse_manifest_free(&m);
+			return -1;
+		}
+		for (size_t k = 0; k < nidx; k++)
+			*need += m.f[idx[k]].rows * ROW_BYTES;
+		free(idx);
+		muse_manifest_free(&m);
+	}
+	return 0;
+}
+
+/*
+ * A table directory: the files of its pinned version that can hold rows
+ * of the days and the bucket the build counts.
+ */
+static int add_dir(muse_build *b, const char *dir, uint64_t version,
+	const struct muse_build_opts *o, const struct dir_opts *d,
+	struct muse_progress *p)
 {
 	struct muse_manifest m;
 	struct muse_err e;
@@ -121,43 +223,9 @@ static int add_dir(muse_build *b, const char *dir, struct muse_build_opts *o,
 	int rc = 0;
 
 	muse_err_clear(&e);
-	if (muse_table_load(dir, d->as_of, &m, &e)) {
+	if (muse_table_load(dir, version, &m, &e)) {
 		muse_cli_err(prog, &e);
 		return -1;
-	}
-	if (m.version == 0) {
-		muse_cli_warn(prog, "%s: empty table directory (no version yet)", dir);
-		return -1;
-	}
-	if (d->bucket_alone) {
-		uint32_t n = 0;
-
-		for (int t = MUSE_TABLE_IMPRESSIONS; t <= MUSE_TABLE_AFFINITIES; t++) {
-			if (m.buckets[t] && n && m.buckets[t] != n) {
-				muse_cli_warn(prog, "%s: tables have different bucket "
-				    "counts (%u, %u): give --bucket B/N", dir, n,
-				    m.buckets[t]);
-				muse_manifest_free(&m);
-				return -1;
-			}
-			if (m.buckets[t])
-				n = m.buckets[t];
-		}
-		if (n && o->bucket >= n) {
-			muse_cli_warn(prog, "%s: --bucket %u is beyond the table's "
-			    "%u buckets", dir, o->bucket, n);
-			muse_manifest_free(&m);
-			return -1;
-		}
-		if (o->nbuckets && n != o->nbuckets) {
-			muse_cli_warn(prog, "%s: %u buckets, but an earlier table "
-			    "directory has %u: give --bucket B/N", dir, n,
-			    o->nbuckets);
-			muse_manifest_free(&m);
-			return -1;
-		}
-		o->nbuckets = n;
-		muse_build_set_bucket(b, o->bucket, n);
 	}
 	if (muse_table_select(&m, o->has_dates, o->day_from, o->day_to,
 	    o->window_s, o->bucket, o->nbuckets, &idx, &nidx, &e)) {
@@ -185,6 +253,119 @@ static int add_dir(muse_build *b, const char *dir, struct muse_build_opts *o,
 	free(idx);
 	muse_manifest_free(&m);
 	return rc;
+}
+
+/*
+ * One build over every input into out: the whole job, or one pass (one
+ * sub-bucket of users) of a job split to fit --memory.
+ */
+static int build_once(const struct muse_build_opts *o, char **inputs, int n,
+	const struct dir_opts *d, struct muse_progress *pr, FILE *out,
+	const char *name)
+{
+	struct muse_err e;
+	muse_build *b;
+	int rc = 0;
+
+	muse_err_clear(&e);
+	if ((b = muse_build_new(o, &e)) == NULL) {
+		muse_cli_err(prog, &e);
+		return -1;
+	}
+	if (n == 0)
+		rc = add_input(b, "-", pr);
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = d->pinned[i] ? add_dir(b, inputs[i], d->pinned[i], o, d, pr) :
+		    add_input(b, inputs[i], pr);
+	if (rc == 0) {
+		muse_progress_note(pr, "joining and writing sketches");
+		if (muse_build_finish(b, out, name, &e)) {
+			muse_cli_err(prog, &e);
+			rc = -1;
+		}
+	}
+	muse_build_free(b);
+	return rc;
+}
+
+/*
+ * The job in k passes, pass j counting the users of sub-bucket j of the
+ * bucket asked for (users of bucket B of N are exactly those of buckets
+ * B*k .. B*k+k-1 of N*k), each written to an unlinked temporary file;
+ * then the passes merged into out.  The same bytes as one pass, in about
+ * 1/k of the memory.
+ */
+static int build_passes(const struct muse_build_opts *o, unsigned k,
+	size_t memory, char **inputs, int n, const struct dir_opts *d,
+	struct muse_progress *pr, FILE *out, const char *name)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	struct muse_merge_opts mo = { .rollup = -1, .memory = memory };
+	struct muse_err e;
+	muse_merge *m;
+	int *fds = calloc(k, sizeof(int)), rc = 0;
+	uint32_t b0 = o->nbuckets ? o->bucket : 0, n0 = o->nbuckets ? o->nbuckets : 1;
+
+	if (tmpdir == NULL || *tmpdir == '\0')
+		tmpdir = "/tmp";
+	mo.tmpdir = tmpdir;
+	muse_err_clear(&e);
+	if (fds == NULL) {
+		muse_cli_warn(prog, "out of memory");
+		return -1;
+	}
+	for (unsigned j = 0; j < k; j++)
+		fds[j] = -1;
+	for (unsigned j = 0; j < k && rc == 0; j++) {
+		struct muse_build_opts po = *o;
+		char path[4096], note[64];
+		FILE *fp;
+		int wfd;
+
+		po.bucket = b0 * k + j;
+		po.nbuckets = n0 * k;
+		snprintf(path, sizeof(path), "%s/muse-sketch.XXXXXX", tmpdir);
+		if ((fds[j] = mkstemp(path)) < 0 || unlink(path) ||
+		    (wfd = dup(fds[j])) < 0 || (fp = fdopen(wfd, "wb")) == NULL) {
+			muse_cli_warn(prog, "%s: cannot create a temporary file: %s",
+			    path, strerror(errno));
+			rc = -1;
+			break;
+		}
+		snprintf(note, sizeof(note), "pass %u of %u", j + 1, k);
+		muse_progress_note(pr, note);
+		if (d->verbose)
+			fprintf(stderr, "%s: %s (users of bucket %u of %u)\n", prog,
+			    note, po.bucket, po.nbuckets);
+		rc = build_once(&po, inputs, n, d, pr, fp, "temporary pass");
+		if (fclose(fp) && rc == 0) {
+			muse_cli_warn(prog, "temporary pass: write error: %s",
+			    strerror(errno));
+			rc = -1;
+		}
+	}
+	if (rc == 0 && (m = muse_merge_new(&mo, &e)) != NULL) {
+		muse_progress_note(pr, "merging the passes");
+		for (unsigned j = 0; j < k && rc == 0; j++) {
+			char path[64];
+
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[j]);
+			rc = muse_merge_add(m, path, &e);
+		}
+		if (rc == 0)
+			rc = muse_merge_finish(m, out, name, &e);
+		if (rc)
+			muse_cli_err(prog, &e);
+		muse_merge_free(m);
+	} else if (rc == 0) {
+		muse_cli_err(prog, &e);
+		rc = -1;
+	}
+	for (unsigned j = 0; j < k; j++)
+		if (fds[j] >= 0)
+			close(fds[j]);
+	free(fds);
+	return rc ? -1 : 0;
 }
 
 /*
@@ -245,7 +426,9 @@ int main(int argc, char **argv)
 	struct muse_progress pr;
 	const char *output = NULL;
 	struct dir_opts d = { 0 };
-	muse_build *b;
+	size_t memory = 0;
+	uint64_t need, passes = 1;
+	int stdin_used = 0;
 	int c, force = 0, progress = 0, quiet = 0, status = MUSE_EXIT_OK;
 	uint64_t v;
 
@@ -292,6 +475,11 @@ int main(int argc, char **argv)
 				    "bad --lgk \"%s\" (4..21)", optarg);
 			o.lgk = (unsigned)v;
 			break;
+		case OPT_MEMORY:
+			if (muse_cli_size(optarg, &memory))
+				return muse_cli_usage_error(prog,
+				    "bad --memory \"%s\"", optarg);
+			break;
 		case 'o':
 			output = optarg;
 			break;
@@ -328,28 +516,55 @@ int main(int argc, char **argv)
 			return muse_cli_usage_error(prog, "--bucket B without /N "
 			    "needs table directories as the only inputs");
 	}
-	if ((b = muse_build_new(&o, &e)) == NULL) {
-		muse_cli_err(prog, &e);
+	if ((d.pinned = calloc((size_t)(argc - optind) + 1, sizeof(uint64_t))) == NULL) {
+		muse_cli_warn(prog, "out of memory");
 		return MUSE_EXIT_ERROR;
 	}
+	if (prepare(argv + optind, argc - optind, &o, &d, &need)) {
+		free(d.pinned);
+		return MUSE_EXIT_ERROR;
+	}
+	if (memory && need > memory) {
+		passes = (need + memory - 1) / memory;
+		for (int i = optind; i < argc; i++)
+			if (strcmp(argv[i], "-") == 0)
+				stdin_used = 1;
+		if (stdin_used || optind == argc) {
+			muse_cli_warn(prog, "--memory: the job needs %u passes, and "
+			    "standard input cannot be read more than once",
+			    (unsigned)(passes > UINT_MAX ? UINT_MAX : passes));
+			free(d.pinned);
+			return MUSE_EXIT_ERROR;
+		}
+		if (passes > 1024) {
+			muse_cli_warn(prog, "--memory %zu is too small for this job "
+			    "(%llu passes; at most 1024)", memory,
+			    (unsigned long long)passes);
+			free(d.pinned);
+			return MUSE_EXIT_ERROR;
+		}
+	}
 	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
-	if (optind == argc && add_input(b, "-", &pr))
+	if (muse_out_open(&out, output, 1, force, &e)) {
+		muse_cli_err(prog, &e);
 		status = MUSE_EXIT_ERROR;
-	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
-		if (strcmp(argv[i], "-") && muse_table_is_dir(argv[i]) ?
-		    add_dir(b, argv[i], &o, &d, &pr) : add_input(b, argv[i], &pr))
-			status = MUSE_EXIT_ERROR;
-	if (status == MUSE_EXIT_OK) {
-		muse_progress_note(&pr, "joining and writing sketches");
-		if (muse_out_open(&out, output, 1, force, &e) ||
-		    muse_build_finish(b, out.fp, output, &e) ||
-		    muse_out_commit(&out, &e)) {
+	} else {
+		int rc = passes > 1 ?
+		    build_passes(&o, (unsigned)passes, memory, argv + optind,
+			argc - optind, &d, &pr, out.fp, output) :
+		    build_once(&o, argv + optind, argc - optind, &d, &pr, out.fp,
+			output);
+
+		if (rc == 0 && muse_out_commit(&out, &e)) {
 			muse_cli_err(prog, &e);
+			rc = -1;
+		}
+		if (rc) {
 			muse_out_abort(&out);
 			status = MUSE_EXIT_ERROR;
 		}
 	}
 	muse_progress_end(&pr);
-	muse_build_free(b);
+	free(d.pinned);
 	return muse_cli_close_stdout(prog, status);
 }

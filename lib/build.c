@@ -347,12 +347,6 @@ void muse_build_free(muse_build *b)
 	free(b);
 }
 
-void muse_build_set_bucket(muse_build *b, uint32_t bucket, uint32_t nbuckets)
-{
-	b->o.bucket = bucket;
-	b->o.nbuckets = nbuckets;
-}
-
 void muse_build_header(const muse_build *b, struct muse_header *h)
 {
 	memset(h, 0, sizeof(*h));

@@ -27,8 +27,6 @@ typedef struct muse_build muse_build;
 muse_build *muse_build_new(const struct muse_build_opts *o,
 	struct muse_err *e);
 void muse_build_free(muse_build *b);
-/* Sets the user bucket after the fact (a table directory's count). */
-void muse_build_set_bucket(muse_build *b, uint32_t bucket, uint32_t nbuckets);
 /* The header that the output stream will carry. */
 void muse_build_header(const muse_build *b, struct muse_header *h);
 /*

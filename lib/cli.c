@@ -116,6 +116,26 @@ int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int muse_cli_size(const char *s, size_t *out)
+{
+	char num[32];
+	size_t n = strlen(s);
+	uint64_t v, mult = 1;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 'K': case 'k': mult = 1 << 10; num[--n] = '\0'; break;
+	case 'M': case 'm': mult = 1 << 20; num[--n] = '\0'; break;
+	case 'G': case 'g': mult = 1 << 30; num[--n] = '\0'; break;
+	}
+	if (muse_cli_u64(num, 1, UINT64_MAX / mult, &v))
+		return -1;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
 void muse_cli_version(const char *prog)
 {
 	printf("%s (muse) %s\n", prog, MUSE_VERSION);

@@ -38,6 +38,9 @@ int muse_cli_usage_error(const char *prog, const char *fmt, ...)
 /* Strict unsigned decimal in [min, max]; 0 or -1.  No sign, no spaces. */
 int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* A size in bytes with an optional suffix K, M or G (powers of 1024). */
+int muse_cli_size(const char *s, size_t *out);
+
 /* Prints "prog (muse) VERSION" plus what it was built with. */
 void muse_cli_version(const char *prog);
 

@@ -21,7 +21,8 @@
 
 static const char *prog = "muse-query";
 
-enum { OPT_AS_OF = CHAR_MAX + 1, OPT_CI, OPT_SERVE, OPT_SORT, OPT_STATS, OPT_TOP };
+enum { OPT_AS_OF = CHAR_MAX + 1, OPT_CI, OPT_SERVE, OPT_SKETCH, OPT_SORT,
+	OPT_STATS, OPT_TOP };
 
 static const struct option longopts[] = {
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
@@ -35,6 +36,7 @@ static const struct option longopts[] = {
 	{ "metrics", required_argument, NULL, 'm' },
 	{ "segment", required_argument, NULL, 's' },
 	{ "serve", no_argument, NULL, OPT_SERVE },
+	{ "sketch", required_argument, NULL, OPT_SKETCH },
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "title", required_argument, NULL, 't' },
@@ -48,8 +50,9 @@ static void usage(void)
 	printf("Usage: muse-query [-hV] [-a LIST] [-t LIST] [-s LIST] [-c LIST] [-d RANGE]\n"
 	    "                  [--as-of VERSION]"
 	    " [-b DIMS] [-m LIST] [--ci LEVEL]\n"
-	    "                  [--sort METRIC[:asc]]"
-	    " [--stats] [--top N] [-o FORMAT] STORE...\n"
+	    "                  [--sketch FORMAT] [--sort METRIC[:asc]]"
+	    " [--stats] [--top N]\n"
+	    "                  [-o FORMAT] STORE...\n"
 	    "       muse-query --serve STORE\n"
 	    "Answer questions over sketch stores: filter keys, group them, unite\n"
 	    "their sketches (a user counts once in any union) and print metrics.\n"
@@ -78,6 +81,8 @@ static void usage(void)
 	    "                         of stdin with one JSON line each, following\n"
 	    "                         STORE (or the directory's LATEST) as new\n"
 	    "                         versions land\n"
+	    "      --sketch FORMAT    add a column sketch: each row's reach sketch\n"
+	    "                         as a PostgreSQL hll value (pg)\n"
 	    "      --sort METRIC[:asc]  order rows by a metric (descending)\n"
 	    "      --stats            report on stderr how many blocks were read\n"
 	    "  -t, --title LIST       titles\n"
@@ -367,6 +372,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SERVE:
 			serving = 1;
+			break;
+		case OPT_SKETCH:
+			rc = muse_query_sketch(q, optarg, &e);
 			break;
 		case OPT_SORT:
 			rc = muse_query_sort(q, optarg, &e);

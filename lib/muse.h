@@ -19,6 +19,7 @@
 #include "ts.h"
 #include "event.h"
 #include "hll.h"
+#include "pghll.h"
 #include "stream.h"
 #include "table.h"
 #include "sketch.h"

@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "opts.h"
+#include "pghll.h"
 #include "query.h"
 #include "sketch.h"
 #include "store.h"
@@ -77,6 +78,7 @@ struct muse_query {
 	int sort_asc;
 	uint64_t top;
 	enum muse_format fmt;
+	enum muse_sketch_fmt sketch;   /* the sketch column, or none */
 	/* state */
 	int have_h;
 	struct muse_header h;
@@ -276,6 +278,16 @@ int muse_query_format(muse_query *q, const char *name, struct muse_err *e)
 		return muse_err_set(e, MUSE_EUSAGE,
 		    "unknown format \"%s\" (table, tsv, csv, json)", name);
 	q->fmt = (enum muse_format)f;
+	return 0;
+}
+
+int muse_query_sketch(muse_query *q, const char *name, struct muse_err *e)
+{
+	if (strcmp(name, "pg") == 0)
+		q->sketch = MUSE_SKETCH_PG;
+	else
+		return muse_err_set(e, MUSE_EUSAGE,
+		    "unknown sketch format \"%s\" (pg)", name);
 	return 0;
 }
 
@@ -1008,6 +1020,29 @@ static int write_answer(muse_query *q, FILE *out,
 	void (*warn)(void *ctx, const char *msg), void *ctx,
 	struct muse_buf *warnings, struct muse_err *e);
 
+/*
+ * The sketch column of a row: the reach sketch of the group (the union of
+ * its keys' sketches) in the --sketch format, as a NUL-terminated string.
+ */
+static char *sketch_cell(const muse_query *q, const struct group *g)
+{
+	struct muse_buf b = { 0 };
+	int rc = MUSE_EUSAGE;
+
+	switch (q->sketch) {
+	case MUSE_SKETCH_PG:
+		rc = muse_pghll_text(g->acc.reach, &b);
+		break;
+	case MUSE_SKETCH_NONE:
+		break;
+	}
+	if (rc || muse_buf_put_u8(&b, 0)) {
+		muse_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.p;
+}
+
 int muse_query_write(muse_query *q, FILE *out,
 	void (*warn)(void *ctx, const char *msg), void *ctx, struct muse_err *e)
 {
@@ -1031,10 +1066,10 @@ static int write_answer(muse_query *q, FILE *out,
 {
 	struct row *rows;
 	struct cell *cells = NULL;
-	char *head[MUSE_NGROUPS + 3 * MUSE_NMETRICS];
+	char *head[MUSE_NGROUPS + 3 * MUSE_NMETRICS + 1];
 	char namebuf[3 * MUSE_NMETRICS][40];
 	size_t ncols = 0, nrows, nnames = 0;
-	int multi = 0;
+	int multi = 0, nomem = 0;
 	char msg[512];
 
 	if (!q->have_h)
@@ -1086,6 +1121,8 @@ static int write_answer(muse_query *q, FILE *out,
 			head[ncols++] = namebuf[nnames++];
 		}
 	}
+	if (q->sketch != MUSE_SKETCH_NONE)
+		head[ncols++] = "sketch";
 	cells = calloc(nrows * ncols + 1, sizeof(*cells));
 	if (cells == NULL) {
 		free(rows);
@@ -1110,15 +1147,22 @@ static int write_answer(muse_query *q, FILE *out,
 				c->s = c->null ? strdup("") : fmt_value(q, m, vals[j]);
 			}
 		}
+		if (q->sketch != MUSE_SKETCH_NONE)
+			(c++)->s = sketch_cell(q, rows[r].g);
 	}
-	if (muse_buf_put_u8(warnings, 0) == 0)
+	/* A cell that could not be made (out of memory) fails the answer. */
+	for (size_t i = 0; i < nrows * ncols; i++)
+		nomem |= cells[i].s == NULL;
+	if (!nomem && muse_buf_put_u8(warnings, 0) == 0)
 		write_cells(q, out, head, cells, ncols, nrows,
 		    (const char *)warnings->p);
+	else
+		nomem = 1;
 	for (size_t i = 0; i < nrows * ncols; i++)
 		free(cells[i].s);
 	free(cells);
 	free(rows);
-	if (warnings->len == 0)
+	if (nomem)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	if (fflush(out) != 0 || ferror(out))
 		return muse_err_set(e, MUSE_EIO, "write error: %s",

@@ -23,6 +23,9 @@ enum muse_metric {
 enum muse_format { MUSE_FMT_TABLE, MUSE_FMT_TSV, MUSE_FMT_CSV, MUSE_FMT_JSON,
 	MUSE_FMT_JSONL };
 
+/* --sketch: a column with each row's reach sketch in another format. */
+enum muse_sketch_fmt { MUSE_SKETCH_NONE, MUSE_SKETCH_PG };
+
 typedef struct muse_query muse_query;
 
 muse_query *muse_query_new(struct muse_err *e);
@@ -39,6 +42,8 @@ int muse_query_sort(muse_query *q, const char *spec, struct muse_err *e);
 void muse_query_top(muse_query *q, uint64_t n);
 int muse_query_format(muse_query *q, const char *name, struct muse_err *e);
 void muse_query_set_format(muse_query *q, enum muse_format f);
+/* pg: a PostgreSQL hll value in its text form (lib/pghll.h). */
+int muse_query_sketch(muse_query *q, const char *name, struct muse_err *e);
 
 /* Reads every stream of a store file into the query's groups. */
 int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e);

@@ -28,6 +28,24 @@ if [ "${1:-}" != "--build-only" ]; then
 	command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
 	[ -x /usr/sbin/sshd ] || need="$need openssh-server"
 fi
+# Optional: tests/pghll.bats runs against PostgreSQL 15 with the hll
+# extension and is skipped, saying why, without them; a failed install of
+# these is reported but does not stop the build.
+if [ "${1:-}" != "--build-only" ] &&
+    { [ ! -x /usr/lib/postgresql/15/bin/initdb ] ||
+    [ ! -f /usr/share/postgresql/15/extension/hll.control ]; }; then
+	opt="postgresql-15 postgresql-15-hll"
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing (optional): $opt"
+		export DEBIAN_FRONTEND=noninteractive
+		{ apt-get update -qq && apt-get install -y -qq $opt; } \
+		    >/dev/null 2>&1 ||
+		    echo "could not install $opt: tests/pghll.bats will be skipped" >&2
+	else
+		echo "optional packages missing: $opt (tests/pghll.bats will be skipped;" \
+		    "sudo apt-get install -y $opt)" >&2
+	fi
+fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 	echo "installing:$need"

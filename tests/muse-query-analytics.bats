@@ -199,7 +199,10 @@ cols() {
 	printf 'asset_id,title_id,asset_type\nX,T,a\nX,T,b\n' > twice.csv
 	refused "two types" '*twice.csv:3: asset "X" listed as "a" and as "b"*' \
 	    muse-query --assets twice.csv "$D/p.msk"
-	refused "not assets" "*" muse-query --assets "$D/p/plays.csv" "$D/p.msk"
+	refused "not assets" '*plays.csv:1: missing column "asset_id"*' \
+	    muse-query --assets "$D/p/plays.csv" "$D/p.msk"
+	refused "another stream" "*plays.mev: not an assets table (a plays stream)*" \
+	    muse-query --assets "$D/p/plays.mev" "$D/p.msk"
 }
 
 @test "countries: the distinct countries each asset was shown in" {

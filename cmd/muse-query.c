@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "assets.h"
 #include "cli.h"
 #include "delta.h"
 #include "qline.h"
@@ -21,27 +23,36 @@
 
 static const char *prog = "muse-query";
 
-enum { OPT_AS_OF = CHAR_MAX + 1, OPT_CI, OPT_SERVE, OPT_SKETCH, OPT_SORT,
-	OPT_STATS, OPT_TOP };
+enum { OPT_ALERT = CHAR_MAX + 1, OPT_AS_OF, OPT_ASSET_TYPE, OPT_ASSETS,
+	OPT_CI, OPT_COMPARE, OPT_MIN_REACH, OPT_OUTLIERS, OPT_SERVE, OPT_SKETCH,
+	OPT_SORT, OPT_STATS, OPT_THRESHOLD, OPT_TOP, OPT_WIDTH };
 
 static const struct option longopts[] = {
+	{ "alert", no_argument, NULL, OPT_ALERT },
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
 	{ "asset", required_argument, NULL, 'a' },
+	{ "asset-type", required_argument, NULL, OPT_ASSET_TYPE },
+	{ "assets", required_argument, NULL, OPT_ASSETS },
 	{ "by", required_argument, NULL, 'b' },
 	{ "ci", required_argument, NULL, OPT_CI },
+	{ "compare", required_argument, NULL, OPT_COMPARE },
 	{ "country", required_argument, NULL, 'c' },
 	{ "date", required_argument, NULL, 'd' },
 	{ "format", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "metrics", required_argument, NULL, 'm' },
+	{ "min-reach", required_argument, NULL, OPT_MIN_REACH },
+	{ "outliers", no_argument, NULL, OPT_OUTLIERS },
 	{ "segment", required_argument, NULL, 's' },
 	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ "sketch", required_argument, NULL, OPT_SKETCH },
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
 	{ "title", required_argument, NULL, 't' },
 	{ "top", required_argument, NULL, OPT_TOP },
 	{ "version", no_argument, NULL, 'V' },
+	{ "width", required_argument, NULL, OPT_WIDTH },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -49,32 +60,49 @@ static void usage(void)
 {
 	printf("Usage: muse-query [-hV] [-a LIST] [-t LIST] [-s LIST] [-c LIST] [-d RANGE]\n"
 	    "                  [--as-of VERSION]"
-	    " [-b DIMS] [-m LIST] [--ci LEVEL]\n"
-	    "                  [--sketch FORMAT] [--sort METRIC[:asc]]"
-	    " [--stats] [--top N]\n"
-	    "                  [-o FORMAT] STORE...\n"
-	    "       muse-query --serve STORE\n"
+	    " [--assets FILE] [--asset-type LIST]\n"
+	    "                  [-b DIMS] [-m LIST] [--ci LEVEL]"
+	    " [--sketch FORMAT]\n"
+	    "                  [--sort METRIC[:asc]] [--stats] [--top N]"
+	    " [--compare A,B]\n"
+	    "                  [--outliers] [--alert] [--min-reach N]"
+	    " [--threshold Z]\n"
+	    "                  [--width N] [-o FORMAT] STORE...\n"
+	    "       muse-query --serve [--assets FILE] STORE\n"
 	    "Answer questions over sketch stores: filter keys, group them, unite\n"
 	    "their sketches (a user counts once in any union) and print metrics.\n"
 	    "STORE - reads standard input; a STORE that is a publishing directory\n"
 	    "(muse-delta publish) means its latest version.\n"
 	    "\n"
+	    "      --alert            as --outliers, and exit 1 when any row is\n"
+	    "                         flagged (for cron)\n"
 	    "      --as-of VERSION    answer from that version of a publishing\n"
 	    "                         directory\n"
 	    "  -a, --asset LIST       assets (comma-separated, shell globs allowed)\n"
+	    "      --asset-type LIST  assets whose asset_type (--assets) matches\n"
+	    "      --assets FILE      the assets table (CSV, TSV or its event\n"
+	    "                         stream) for --asset-type and --by asset_type\n"
 	    "  -b, --by DIMS          group by title, asset, date, week, month,\n"
-	    "                         segment, country; none = one row (default)\n"
+	    "                         segment, country, asset_type; none = one row\n"
+	    "                         (default)\n"
 	    "      --ci LEVEL         add bounds of estimates: 68, 95 or 99\n"
+	    "      --compare A,B      two assets (ASSET+ASSET... for a group) side\n"
+	    "                         by side per group: difference, z, significance\n"
 	    "  -c, --country LIST     countries\n"
 	    "  -d, --date RANGE       YYYY-MM-DD, FROM..TO, FROM.., ..TO, YYYY-MM,\n"
 	    "                         YYYY-Qn (inclusive)\n"
 	    "  -h, --help             show this help and exit\n"
 	    "  -m, --metrics LIST     impressions, reach, plays, qplays, qreach,\n"
 	    "                         areach, watch_s, take_rate, authentic_rate,\n"
-	    "                         bounce_rate (default impressions,reach,plays,\n"
-	    "                         qreach,take_rate)\n"
+	    "                         bounce_rate, countries (default impressions,\n"
+	    "                         reach,plays,qreach,take_rate)\n"
+	    "      --min-reach N      --outliers: rates with less reach behind them\n"
+	    "                         are never flagged nor peers (default 100)\n"
 	    "  -o, --format FORMAT    table (default on a terminal), tsv (default\n"
-	    "                         otherwise), csv, json\n"
+	    "                         otherwise), csv, json, bars (a chart of the\n"
+	    "                         first metric), svg\n"
+	    "      --outliers         assets whose take or authentic rate is far\n"
+	    "                         from their peers' (robust z-score)\n"
 	    "  -s, --segment LIST     audience segments ('*' is all users, the\n"
 	    "                         default)\n"
 	    "      --serve            answer one query (options as above) per line\n"
@@ -85,11 +113,31 @@ static void usage(void)
 	    "                         as a PostgreSQL hll value (pg)\n"
 	    "      --sort METRIC[:asc]  order rows by a metric (descending)\n"
 	    "      --stats            report on stderr how many blocks were read\n"
+	    "      --threshold Z      --outliers: robust z-score beyond which a\n"
+	    "                         rate is flagged (default 3.5)\n"
 	    "  -t, --title LIST       titles\n"
 	    "      --top N            keep the first N rows\n"
 	    "  -V, --version          show the version and exit\n"
+	    "      --width N          columns of --format bars (default $COLUMNS,\n"
+	    "                         the terminal's, or 80)\n"
 	    "\n"
-	    "Exit status: 0 success, 2 error (bad store, usage, I/O).\n");
+	    "Exit status: 0 success, 1 --alert found outliers, 2 error (bad\n"
+	    "store, usage, I/O).\n");
+}
+
+/* Columns for --format bars: $COLUMNS, else the terminal's, else 80. */
+static unsigned term_width(void)
+{
+	const char *c = getenv("COLUMNS");
+	struct winsize ws;
+	uint64_t n;
+
+	if (c && muse_cli_u64(c, 1, 10000, &n) == 0)
+		return (unsigned)n;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+	    ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
 }
 
 static void warn_cb(void *ctx, const char *msg)
@@ -226,7 +274,7 @@ static void json_error(const char *msg, uint64_t version)
 	printf("\"}\n");
 }
 
-static int serve(const char *path)
+static int serve(const char *path, const muse_assets *assets)
 {
 	struct follow f;
 	struct muse_err e;
@@ -296,6 +344,7 @@ static int serve(const char *path)
 		}
 		muse_query_set_format(q, MUSE_FMT_JSONL);
 		muse_query_set_version(q, version, muse_store_content(cur));
+		muse_query_assets(q, assets);
 		if (muse_qline_apply(q, line, (size_t)n, &e) ||
 		    muse_query_add_mapped(q, cur, &e) ||
 		    muse_query_write(q, stdout, NULL, NULL, &e)) {
@@ -323,9 +372,11 @@ int main(int argc, char **argv)
 	struct muse_err e;
 	muse_query *q;
 	int c, rc = 0, status = MUSE_EXIT_OK, fmt_set = 0, stats = 0;
-	int serving = 0;
+	int serving = 0, alert = 0, width_set = 0;
 	uint64_t as_of = 0;
 	uint64_t v;
+	muse_assets *assets = NULL;
+	const char *assets_path = NULL;
 
 	muse_cli_setup();
 	muse_err_clear(&e);
@@ -338,6 +389,40 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			rc = muse_query_filter(q, MUSE_DIM_ASSET, optarg, &e);
+			break;
+		case OPT_ALERT:
+			alert = 1;
+			muse_query_outliers(q);
+			break;
+		case OPT_ASSET_TYPE:
+			rc = muse_query_asset_type(q, optarg, &e);
+			break;
+		case OPT_ASSETS:
+			assets_path = optarg;
+			break;
+		case OPT_COMPARE:
+			rc = muse_query_compare(q, optarg, &e);
+			break;
+		case OPT_MIN_REACH:
+			if (muse_cli_u64(optarg, 0, UINT64_MAX, &v))
+				rc = muse_err_set(&e, MUSE_EUSAGE,
+				    "bad --min-reach \"%s\"", optarg);
+			else
+				muse_query_min_reach(q, v);
+			break;
+		case OPT_OUTLIERS:
+			muse_query_outliers(q);
+			break;
+		case OPT_THRESHOLD:
+			rc = muse_query_threshold(q, optarg, &e);
+			break;
+		case OPT_WIDTH:
+			if (muse_cli_u64(optarg, 1, 10000, &v))
+				rc = muse_err_set(&e, MUSE_EUSAGE,
+				    "bad --width \"%s\" (1 to 10000 columns)", optarg);
+			else
+				muse_query_width(q, (unsigned)v);
+			width_set = 1;
 			break;
 		case OPT_AS_OF:
 			if (muse_cli_u64(optarg, 1, UINT64_MAX, &as_of))
@@ -419,11 +504,28 @@ int main(int argc, char **argv)
 			return muse_cli_usage_error(prog,
 			    "--serve follows the latest version; --as-of is for "
 			    "one-shot queries");
-		return muse_cli_close_stdout(prog, serve(argv[optind]));
+		if (assets_path && (assets = muse_assets_load(assets_path,
+		    &e)) == NULL) {
+			muse_cli_err(prog, &e);
+			return MUSE_EXIT_ERROR;
+		}
+		status = serve(argv[optind], assets);
+		muse_assets_free(assets);
+		return muse_cli_close_stdout(prog, status);
+	}
+	if (assets_path) {
+		if ((assets = muse_assets_load(assets_path, &e)) == NULL) {
+			muse_cli_err(prog, &e);
+			muse_query_free(q);
+			return MUSE_EXIT_ERROR;
+		}
+		muse_query_assets(q, assets);
 	}
 	if (!fmt_set)
 		muse_query_set_format(q, isatty(STDOUT_FILENO) ? MUSE_FMT_TABLE :
 		    MUSE_FMT_TSV);
+	if (!width_set)
+		muse_query_width(q, term_width());
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {
 		char *path = NULL;
 		uint64_t version;
@@ -452,6 +554,9 @@ int main(int argc, char **argv)
 		    "store(s) read whole", (unsigned long long)nread,
 		    (unsigned long long)ntotal, (unsigned long long)nscanned);
 	}
+	if (alert && status == MUSE_EXIT_OK && muse_query_flagged(q) > 0)
+		status = MUSE_EXIT_NEGATIVE;
 	muse_query_free(q);
+	muse_assets_free(assets);
 	return muse_cli_close_stdout(prog, status);
 }

@@ -28,6 +28,8 @@
 #include "build.h"
 #include "merge.h"
 #include "delta.h"
+#include "assets.h"
+#include "chart.h"
 #include "query.h"
 #include "qline.h"
 #include "dump.h"

@@ -15,23 +15,51 @@ struct opt {
 	const char *name;
 	char letter;
 	int which;
+	int flag;           /* takes no value */
 };
 
 enum { Q_ASSET, Q_TITLE, Q_SEGMENT, Q_COUNTRY, Q_DATE, Q_BY, Q_METRICS,
-	Q_CI, Q_SORT, Q_TOP };
+	Q_CI, Q_SORT, Q_TOP, Q_ASSET_TYPE, Q_COMPARE, Q_FORMAT, Q_OUTLIERS,
+	Q_MIN_REACH, Q_THRESHOLD, Q_WIDTH };
 
 static const struct opt opts[] = {
-	{ "asset", 'a', Q_ASSET },
-	{ "by", 'b', Q_BY },
-	{ "ci", 0, Q_CI },
-	{ "country", 'c', Q_COUNTRY },
-	{ "date", 'd', Q_DATE },
-	{ "metrics", 'm', Q_METRICS },
-	{ "segment", 's', Q_SEGMENT },
-	{ "sort", 0, Q_SORT },
-	{ "title", 't', Q_TITLE },
-	{ "top", 0, Q_TOP },
+	{ "alert", 0, Q_OUTLIERS, 1 },
+	{ "asset", 'a', Q_ASSET, 0 },
+	{ "asset-type", 0, Q_ASSET_TYPE, 0 },
+	{ "by", 'b', Q_BY, 0 },
+	{ "ci", 0, Q_CI, 0 },
+	{ "compare", 0, Q_COMPARE, 0 },
+	{ "country", 'c', Q_COUNTRY, 0 },
+	{ "date", 'd', Q_DATE, 0 },
+	{ "format", 'o', Q_FORMAT, 0 },
+	{ "metrics", 'm', Q_METRICS, 0 },
+	{ "min-reach", 0, Q_MIN_REACH, 0 },
+	{ "outliers", 0, Q_OUTLIERS, 1 },
+	{ "segment", 's', Q_SEGMENT, 0 },
+	{ "sort", 0, Q_SORT, 0 },
+	{ "threshold", 0, Q_THRESHOLD, 0 },
+	{ "title", 't', Q_TITLE, 0 },
+	{ "top", 0, Q_TOP, 0 },
+	{ "width", 0, Q_WIDTH, 0 },
 };
+
+/* A count of 1 or more (0 too when zero_ok), strictly decimal. */
+static int count(const char *v, int zero_ok, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (*v == '\0')
+		return -1;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9' || n > UINT64_MAX / 10 - 1)
+			return -1;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (n == 0 && !zero_ok)
+		return -1;
+	*out = n;
+	return 0;
+}
 
 /*
  * Splits buf in place into words; returns their count, or -1 with e set.
@@ -103,14 +131,27 @@ static int apply(muse_query *q, int which, const char *v, struct muse_err *e)
 	case Q_CI: return muse_query_ci(q, v, e);
 	case Q_SORT: return muse_query_sort(q, v, e);
 	case Q_TOP:
-		for (const char *p = v; *p; p++) {
-			if (*p < '0' || *p > '9' || n > UINT64_MAX / 10 - 1)
-				return muse_err_set(e, MUSE_EUSAGE, "bad --top \"%s\"", v);
-			n = n * 10 + (uint64_t)(*p - '0');
-		}
-		if (n == 0)
+		if (count(v, 0, &n))
 			return muse_err_set(e, MUSE_EUSAGE, "bad --top \"%s\"", v);
 		muse_query_top(q, n);
+		return 0;
+	case Q_ASSET_TYPE: return muse_query_asset_type(q, v, e);
+	case Q_COMPARE: return muse_query_compare(q, v, e);
+	case Q_FORMAT: return muse_query_line_format(q, v, e);
+	case Q_OUTLIERS:
+		muse_query_outliers(q);
+		return 0;
+	case Q_MIN_REACH:
+		if (count(v, 1, &n))
+			return muse_err_set(e, MUSE_EUSAGE, "bad --min-reach \"%s\"",
+			    v);
+		muse_query_min_reach(q, n);
+		return 0;
+	case Q_THRESHOLD: return muse_query_threshold(q, v, e);
+	case Q_WIDTH:
+		if (count(v, 0, &n) || n > 10000)
+			return muse_err_set(e, MUSE_EUSAGE, "bad --width \"%s\"", v);
+		muse_query_width(q, (unsigned)n);
 		return 0;
 	}
 	return muse_err_set(e, MUSE_EUSAGE, "bad option");
@@ -149,6 +190,11 @@ int muse_qline_apply(muse_query *q, const char *line, size_t n,
 					o = &opts[k];
 			if (eq)
 				val = eq + 1;
+			if (o && o->flag && eq) {
+				rc = muse_err_set(e, MUSE_EUSAGE,
+				    "option \"--%s\" takes no value", o->name);
+				break;
+			}
 		} else if (w[0] == '-' && w[1] != '\0') {
 			for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
 				if (opts[k].letter == w[1])
@@ -163,7 +209,7 @@ int muse_qline_apply(muse_query *q, const char *line, size_t n,
 			    w);
 			break;
 		}
-		if (val == NULL) {
+		if (val == NULL && !o->flag) {
 			if (i + 1 == nw) {
 				rc = muse_err_set(e, MUSE_EUSAGE,
 				    "option \"%s\" needs a value", w);

@@ -16,7 +16,10 @@
 /*
  * Applies the options of line (n bytes, no NUL needed) to q: -a/--asset,
  * -t/--title, -s/--segment, -c/--country, -d/--date, -b/--by, -m/--metrics,
- * --ci, --sort, --top, each as "--opt VALUE", "--opt=VALUE" or "-aVALUE".
+ * --ci, --sort, --top, --asset-type, --compare, --min-reach, --threshold,
+ * --width and -o/--format (json, bars or svg), each as "--opt VALUE",
+ * "--opt=VALUE" or "-aVALUE"; and --outliers and --alert (the same in a
+ * query line: the answer says how many rows were flagged).
  * 0, or MUSE_EUSAGE with e saying what was wrong.
  */
 int muse_qline_apply(muse_query *q, const char *line, size_t n,

@@ -12,6 +12,24 @@
  * (they hold the all-users figures), and a group that unites several
  * segments reports its distinct counts and their rates but leaves the
  * counters empty, with a warning, rather than print a wrong number.
+ *
+ * Three answers go beyond a table of groups (the formulae are in
+ * muse-query(1), "STATISTICS"):
+ *
+ *  - --compare A,B folds each record into its group and a side (A or B, by
+ *    its asset), then sets the two sides of a group side by side with
+ *    their difference and a z-test of it that counts both errors a figure
+ *    has: the sketch's (the relative standard error of each estimated
+ *    distinct count) and, for a rate, the binomial sampling error given
+ *    its denominator (a pooled two-proportion test).
+ *  - --outliers groups by asset (and title unless --by says otherwise)
+ *    and compares each row with its peers, the rows equal on every other
+ *    column: a robust z-score from the peers' median and median absolute
+ *    deviation, counting only rows with at least the minimum reach.
+ *  - --format bars and svg draw the first metric (lib/chart.c).
+ *
+ * The assets table (lib/assets.c), when given, adds the asset_type column
+ * to group and filter by; it is looked up per record, never stored.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -21,7 +39,9 @@
 
 #include <xxhash.h>
 
+#include "assets.h"
 #include "buf.h"
+#include "chart.h"
 #include "opts.h"
 #include "pghll.h"
 #include "query.h"
@@ -32,11 +52,12 @@
 
 static const char *const metric_names[MUSE_NMETRICS] = {
 	"impressions", "reach", "plays", "qplays", "qreach", "areach",
-	"watch_s", "take_rate", "authentic_rate", "bounce_rate"
+	"watch_s", "take_rate", "authentic_rate", "bounce_rate", "countries"
 };
 
 static const char *const group_names[MUSE_NGROUPS] = {
-	"title", "asset", "date", "segment", "country", "week", "month"
+	"title", "asset", "date", "segment", "country", "week", "month",
+	"asset_type"
 };
 
 const char *muse_metric_name(int m)
@@ -56,6 +77,8 @@ struct group {
 	struct muse_acc acc;
 	char seg[256];        /* the first segment folded in */
 	int multi_seg;
+	uint64_t *ctry;       /* hashes of the countries shown in (countries) */
+	size_t nctry, capctry;
 };
 
 struct row {
@@ -68,18 +91,32 @@ struct muse_query {
 	struct patterns filter[MUSE_NDIMS];
 	int has_dates;
 	int64_t day_from, day_to;
-	uint8_t by;                 /* mask over MUSE_NGROUPS */
+	uint16_t by;                /* mask over MUSE_NGROUPS */
 	int by_order[MUSE_NGROUPS]; /* group columns as the user listed them */
 	int nby;
 	int metrics[MUSE_NMETRICS];
 	int nmetrics;
+	int metrics_set;            /* given with --metrics */
 	double z;                   /* 0: no bounds */
+	int level;                  /* of z: 68, 95 or 99 */
 	int sort_metric;            /* -1: by group */
 	int sort_asc;
 	uint64_t top;
 	enum muse_format fmt;
 	enum muse_sketch_fmt sketch;   /* the sketch column, or none */
+	enum muse_format chart;     /* in a JSON line: MUSE_FMT_BARS, _SVG */
+	unsigned width;             /* of --format bars */
+	int compare;                /* --compare: the two sides */
+	struct patterns side[2];
+	char *side_spec[2];
+	int outliers;               /* --outliers */
+	uint64_t min_reach;
+	double threshold;
+	size_t flagged;
+	const muse_assets *assets;  /* joined for asset_type */
+	struct patterns atype;      /* --asset-type */
 	/* state */
+	int modes_checked;
 	int have_h;
 	struct muse_header h;
 	struct group *groups;
@@ -108,21 +145,33 @@ muse_query *muse_query_new(struct muse_err *e)
 	memcpy(q->metrics, defaults, sizeof(defaults));
 	q->sort_metric = -1;
 	q->fmt = MUSE_FMT_TSV;
+	q->min_reach = 100;
+	q->threshold = 3.5;
 	return q;
+}
+
+static void patterns_free(struct patterns *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i]);
+	free(p->v);
+	free(p->hit);
 }
 
 void muse_query_free(muse_query *q)
 {
 	if (q == NULL)
 		return;
-	for (int d = 0; d < MUSE_NDIMS; d++) {
-		for (size_t i = 0; i < q->filter[d].n; i++)
-			free(q->filter[d].v[i]);
-		free(q->filter[d].v);
-		free(q->filter[d].hit);
+	for (int d = 0; d < MUSE_NDIMS; d++)
+		patterns_free(&q->filter[d]);
+	for (int i = 0; i < 2; i++) {
+		patterns_free(&q->side[i]);
+		free(q->side_spec[i]);
 	}
+	patterns_free(&q->atype);
 	for (size_t i = 0; i < q->ngroups; i++) {
 		free(q->groups[i].key);
+		free(q->groups[i].ctry);
 		muse_acc_free(&q->groups[i].acc);
 	}
 	free(q->groups);
@@ -134,21 +183,20 @@ void muse_query_free(muse_query *q)
 
 /* ---- options ---- */
 
-int muse_query_filter(muse_query *q, int dim, const char *list,
-	struct muse_err *e)
+/* Adds the items of a list separated by sep to p; what names the option. */
+static int add_patterns(struct patterns *p, const char *list, const char *sep,
+	const char *what, struct muse_err *e)
 {
-	struct patterns *p = &q->filter[dim];
 	const char *s = list;
 
 	for (;;) {
-		size_t n = strcspn(s, ",");
+		size_t n = strcspn(s, sep);
 		char **v;
 		unsigned char *hit;
 
 		if (n == 0)
 			return muse_err_set(e, MUSE_EUSAGE,
-			    "empty value in --%s list \"%s\"", muse_dim_name(dim),
-			    list);
+			    "empty value in --%s list \"%s\"", what, list);
 		v = realloc(p->v, (p->n + 1) * sizeof(char *));
 		if (v)
 			p->v = v;
@@ -163,6 +211,81 @@ int muse_query_filter(muse_query *q, int dim, const char *list,
 			return 0;
 		s += n + 1;
 	}
+}
+
+int muse_query_filter(muse_query *q, int dim, const char *list,
+	struct muse_err *e)
+{
+	return add_patterns(&q->filter[dim], list, ",", muse_dim_name(dim), e);
+}
+
+int muse_query_asset_type(muse_query *q, const char *list, struct muse_err *e)
+{
+	return add_patterns(&q->atype, list, ",", "asset-type", e);
+}
+
+void muse_query_assets(muse_query *q, const muse_assets *a)
+{
+	q->assets = a;
+}
+
+int muse_query_compare(muse_query *q, const char *spec, struct muse_err *e)
+{
+	const char *comma = strchr(spec, ',');
+	int rc;
+
+	if (comma == NULL || strchr(comma + 1, ',') != NULL ||
+	    comma == spec || comma[1] == '\0')
+		return muse_err_set(e, MUSE_EUSAGE, "bad --compare \"%s\" (two "
+		    "sides A,B; assets of one side joined with +)", spec);
+	for (int i = 0; i < 2; i++) {
+		patterns_free(&q->side[i]);
+		memset(&q->side[i], 0, sizeof(q->side[i]));
+		free(q->side_spec[i]);
+	}
+	if ((q->side_spec[0] = strndup(spec, (size_t)(comma - spec))) == NULL ||
+	    (q->side_spec[1] = strdup(comma + 1)) == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	for (int i = 0; i < 2; i++)
+		if ((rc = add_patterns(&q->side[i], q->side_spec[i], "+",
+		    "compare", e)))
+			return rc;
+	q->compare = 1;
+	return 0;
+}
+
+void muse_query_outliers(muse_query *q)
+{
+	q->outliers = 1;
+}
+
+void muse_query_min_reach(muse_query *q, uint64_t n)
+{
+	q->min_reach = n;
+}
+
+int muse_query_threshold(muse_query *q, const char *z, struct muse_err *e)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(z, &end);
+	if (errno || end == z || *end != '\0' || !(v > 0) || v > 1e6)
+		return muse_err_set(e, MUSE_EUSAGE,
+		    "bad --threshold \"%s\" (a robust z-score above 0)", z);
+	q->threshold = v;
+	return 0;
+}
+
+size_t muse_query_flagged(const muse_query *q)
+{
+	return q->flagged;
+}
+
+void muse_query_width(muse_query *q, unsigned columns)
+{
+	q->width = columns;
 }
 
 int muse_query_dates(muse_query *q, const char *range, struct muse_err *e)
@@ -196,10 +319,10 @@ int muse_query_by(muse_query *q, const char *list, struct muse_err *e)
 		if (g < 0)
 			return muse_err_set(e, MUSE_EUSAGE,
 			    "unknown dimension \"%.*s\" (title, asset, date, week, "
-			    "month, segment, country, none)", (int)n, s);
+			    "month, segment, country, asset_type, none)", (int)n, s);
 		if (!(q->by & 1u << g))
 			q->by_order[q->nby++] = g;
-		q->by |= (uint8_t)(1u << g);
+		q->by |= (uint16_t)(1u << g);
 		if (s[n] == '\0')
 			break;
 		s += n + 1;
@@ -215,6 +338,7 @@ int muse_query_metrics(muse_query *q, const char *list, struct muse_err *e)
 	const char *s = list;
 
 	q->nmetrics = 0;
+	q->metrics_set = 1;
 	for (;;) {
 		size_t n = strcspn(s, ",");
 		int m = lookup(metric_names, MUSE_NMETRICS, s, n);
@@ -223,7 +347,7 @@ int muse_query_metrics(muse_query *q, const char *list, struct muse_err *e)
 			return muse_err_set(e, MUSE_EUSAGE,
 			    "unknown metric \"%.*s\" (impressions, reach, plays, "
 			    "qplays, qreach, areach, watch_s, take_rate, "
-			    "authentic_rate, bounce_rate)", (int)n, s);
+			    "authentic_rate, bounce_rate, countries)", (int)n, s);
 		if (q->nmetrics == MUSE_NMETRICS)
 			return muse_err_set(e, MUSE_EUSAGE, "too many metrics");
 		q->metrics[q->nmetrics++] = m;
@@ -244,6 +368,7 @@ int muse_query_ci(muse_query *q, const char *level, struct muse_err *e)
 	else
 		return muse_err_set(e, MUSE_EUSAGE,
 		    "bad --ci \"%s\" (68, 95 or 99)", level);
+	q->level = atoi(level);
 	return 0;
 }
 
@@ -271,12 +396,14 @@ void muse_query_top(muse_query *q, uint64_t n)
 
 int muse_query_format(muse_query *q, const char *name, struct muse_err *e)
 {
-	static const char *const names[] = { "table", "tsv", "csv", "json" };
-	int f = lookup(names, 4, name, strlen(name));
+	static const char *const names[] = { "table", "tsv", "csv", "json",
+		"bars", "svg" };
+	int f = lookup(names, 6, name, strlen(name));
 
 	if (f < 0)
 		return muse_err_set(e, MUSE_EUSAGE,
-		    "unknown format \"%s\" (table, tsv, csv, json)", name);
+		    "unknown format \"%s\" (table, tsv, csv, json, bars, svg)",
+		    name);
 	q->fmt = (enum muse_format)f;
 	return 0;
 }
@@ -288,6 +415,21 @@ int muse_query_sketch(muse_query *q, const char *name, struct muse_err *e)
 	else
 		return muse_err_set(e, MUSE_EUSAGE,
 		    "unknown sketch format \"%s\" (pg)", name);
+	return 0;
+}
+
+int muse_query_line_format(muse_query *q, const char *name,
+	struct muse_err *e)
+{
+	if (strcmp(name, "json") == 0)
+		q->chart = 0;
+	else if (strcmp(name, "bars") == 0)
+		q->chart = MUSE_FMT_BARS;
+	else if (strcmp(name, "svg") == 0)
+		q->chart = MUSE_FMT_SVG;
+	else
+		return muse_err_set(e, MUSE_EUSAGE, "unknown format \"%s\" in a "
+		    "query line (json, bars, svg)", name);
 	return 0;
 }
 
@@ -304,12 +446,85 @@ void muse_query_set_version(muse_query *q, uint64_t version, uint64_t content)
 
 /* ---- reading ---- */
 
+static int wants_metric(const muse_query *q, int m)
+{
+	for (int i = 0; i < q->nmetrics; i++)
+		if (q->metrics[i] == m)
+			return 1;
+	return 0;
+}
+
+/*
+ * Settles what the modes imply before the first record is folded: the
+ * grouping of --outliers, the defaults of --compare, and the options that
+ * cannot go together.
+ */
+static int check_modes(muse_query *q, struct muse_err *e)
+{
+	static const int cmp_defaults[] = { MUSE_M_REACH, MUSE_M_TAKE_RATE,
+		MUSE_M_AUTHENTIC_RATE };
+	int chart = q->fmt == MUSE_FMT_BARS || q->fmt == MUSE_FMT_SVG ||
+	    q->chart;
+
+	if (q->compare && q->outliers)
+		return muse_err_set(e, MUSE_EUSAGE,
+		    "--compare and --outliers are separate questions: ask one");
+	if (q->compare && (q->by & 1u << MUSE_DIM_ASSET))
+		return muse_err_set(e, MUSE_EUSAGE, "--compare sets assets side by "
+		    "side: --by cannot include asset");
+	if (q->outliers && chart)
+		return muse_err_set(e, MUSE_EUSAGE,
+		    "--outliers is a list, not a chart: use table, tsv, csv or "
+		    "json");
+	if (q->sketch != MUSE_SKETCH_NONE && (q->compare || q->outliers || chart))
+		return muse_err_set(e, MUSE_EUSAGE, "--sketch adds a column to "
+		    "plain answers, not to --compare, --outliers or a chart");
+	if ((q->atype.n || (q->by & 1u << MUSE_G_ASSET_TYPE)) && !q->assets)
+		return muse_err_set(e, MUSE_EUSAGE, "--asset-type and --by "
+		    "asset_type need the assets table (--assets FILE)");
+	if (q->outliers) {
+		if (q->nby == 0) {
+			q->by_order[q->nby++] = MUSE_DIM_TITLE;
+			q->by |= 1u << MUSE_DIM_TITLE;
+		}
+		if (!(q->by & 1u << MUSE_DIM_ASSET)) {
+			q->by_order[q->nby++] = MUSE_DIM_ASSET;
+			q->by |= 1u << MUSE_DIM_ASSET;
+		}
+	}
+	if (q->compare && !q->metrics_set) {
+		q->nmetrics = 3;
+		memcpy(q->metrics, cmp_defaults, sizeof(cmp_defaults));
+	}
+	/* Significance and charts are at 95% unless --ci says otherwise. */
+	if ((q->compare || chart) && q->z == 0) {
+		q->z = 1.959963984540054;
+		q->level = 95;
+	}
+	/* The sides of --compare prune blocks as an --asset filter would. */
+	if (q->compare && q->filter[MUSE_DIM_ASSET].n == 0)
+		for (int i = 0; i < 2; i++)
+			for (size_t k = 0; k < q->side[i].n; k++)
+				if (muse_query_filter(q, MUSE_DIM_ASSET,
+				    q->side[i].v[k], e))
+					return e->code;
+	return 0;
+}
+
 static int check_dims(muse_query *q, struct muse_err *e)
 {
 	uint8_t need = q->by & 0x1F;
 
 	if (q->by & (1u << MUSE_G_WEEK | 1u << MUSE_G_MONTH) || q->has_dates)
 		need |= 1u << MUSE_DIM_DATE;
+	if (q->compare || q->outliers || q->atype.n ||
+	    (q->by & 1u << MUSE_G_ASSET_TYPE))
+		need |= 1u << MUSE_DIM_ASSET;
+	if (wants_metric(q, MUSE_M_COUNTRIES) &&
+	    !(q->h.dims & 1u << MUSE_DIM_COUNTRY))
+		return muse_err_set(e, MUSE_EUSAGE, "the countries metric needs "
+		    "a store with a country dimension (rebuild it with "
+		    "muse-sketch --by including country)");
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		if (q->filter[d].n)
 			need |= (uint8_t)(1u << d);
@@ -417,10 +632,17 @@ static int put_value(struct muse_buf *b, const char *s, size_t n)
 	return muse_buf_put(b, s, n) || muse_buf_put_u8(b, 0);
 }
 
-/* Builds the group key of a record; 1 if the record is filtered out. */
+/*
+ * Builds the group key of a record; 1 if the record is filtered out, 2 if
+ * its asset matches both sides of --compare (q->key then holds the asset).
+ * The side of --compare is the key's last value, "A" or "B".
+ */
 static int fold(muse_query *q, const struct muse_key *k)
 {
 	int seg_in_store = q->h.dims & 1u << MUSE_DIM_SEGMENT;
+	const struct muse_str *asset = &k->s[MUSE_DIM_ASSET];
+	const char *type = NULL;
+	int side = 0;
 	char buf[16];
 
 	for (int d = 0; d < MUSE_NDIMS; d++)
@@ -433,6 +655,27 @@ static int fold(muse_query *q, const struct muse_key *k)
 		return 1;
 	if (q->has_dates && (k->day < q->day_from || k->day > q->day_to))
 		return 1;
+	if (q->assets && (q->atype.n || (q->by & 1u << MUSE_G_ASSET_TYPE)))
+		type = muse_assets_type(q->assets, asset->p, asset->n);
+	if (q->atype.n) {
+		struct muse_str t = { type, type ? strlen(type) : 0 };
+
+		if (type == NULL || !matches(&q->atype, -1, &t))
+			return 1;
+	}
+	if (q->compare) {
+		int a = matches(&q->side[0], MUSE_DIM_ASSET, asset);
+		int b = matches(&q->side[1], MUSE_DIM_ASSET, asset);
+
+		if (a && b) {
+			q->key.len = 0;
+			return put_value(&q->key, asset->p, asset->n) ?
+			    MUSE_ENOMEM : 2;
+		}
+		if (!a && !b)
+			return 1;
+		side = a ? 'A' : 'B';
+	}
 	q->key.len = 0;
 	for (int i = 0; i < q->nby; i++) {
 		int g = q->by_order[i], rc = 0;
@@ -450,10 +693,19 @@ static int fold(muse_query *q, const struct muse_key *k)
 		} else if (g == MUSE_G_MONTH) {
 			muse_day_format(k->day, buf);
 			rc = put_value(&q->key, buf, 7);
+		} else if (g == MUSE_G_ASSET_TYPE) {
+			/* An asset the table does not list: "" (no value). */
+			rc = put_value(&q->key, type ? type : "",
+			    type ? strlen(type) : 0);
 		} else {
 			rc = put_value(&q->key, k->s[g].p, k->s[g].n);
 		}
 		if (rc)
+			return MUSE_ENOMEM;
+	}
+	if (side) {
+		buf[0] = (char)side;
+		if (put_value(&q->key, buf, 1))
 			return MUSE_ENOMEM;
 	}
 	return 0;
@@ -473,8 +725,36 @@ static int begin_stream(muse_query *q, const struct muse_header *h,
 		return muse_header_compatible(&q->h, h, e);
 	q->h = *h;
 	q->have_h = 1;
+	if (!q->modes_checked && (rc = check_modes(q, e)))
+		return rc;
+	q->modes_checked = 1;
 	if ((rc = check_dims(q, e)) || (rc = muse_acc_init(&q->rec, h->lgk)))
 		return rc;
+	return 0;
+}
+
+/*
+ * Notes a country the group's asset was shown in.  Groups see few
+ * countries (a few hundred exist), so a list of 64-bit hashes searched
+ * linearly is enough, and a collision of two names is out of reach.
+ */
+static int add_country(struct group *g, const struct muse_str *c)
+{
+	uint64_t h = XXH3_64bits(c->p, c->n);
+
+	for (size_t i = 0; i < g->nctry; i++)
+		if (g->ctry[i] == h)
+			return 0;
+	if (g->nctry == g->capctry) {
+		size_t cap = g->capctry ? g->capctry * 2 : 8;
+		uint64_t *v = realloc(g->ctry, cap * sizeof(*v));
+
+		if (v == NULL)
+			return MUSE_ENOMEM;
+		g->ctry = v;
+		g->capctry = cap;
+	}
+	g->ctry[g->nctry++] = h;
 	return 0;
 }
 
@@ -494,6 +774,9 @@ static int take(muse_query *q, const uint8_t *rec, size_t n,
 		return muse_err_set(e, MUSE_EFORMAT, "malformed sketch record");
 	if ((rc = fold(q, &k)) == 1)
 		return 0;
+	if (rc == 2)
+		return muse_err_set(e, MUSE_EUSAGE, "asset \"%s\" matches both "
+		    "sides of --compare", (const char *)q->key.p);
 	if (rc || (g = group_of(q, q->key.p, q->key.len)) == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	muse_acc_clear(&q->rec);
@@ -511,6 +794,10 @@ static int take(muse_query *q, const uint8_t *rec, size_t n,
 		}
 	}
 	if (muse_acc_merge(&g->acc, &q->rec))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	if ((q->h.dims & 1u << MUSE_DIM_COUNTRY) &&
+	    (q->rec.impressions || !muse_hll_is_empty(q->rec.reach)) &&
+	    add_country(g, &k.s[MUSE_DIM_COUNTRY]))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	return 0;
 }
@@ -786,6 +1073,11 @@ static void compute(const muse_query *q, struct row *r)
 	    muse_hll_rse(a->qreach), muse_hll_rse(a->reach));
 	ratio(r, MUSE_M_AUTHENTIC_RATE, MUSE_M_AREACH, MUSE_M_QREACH, z,
 	    muse_hll_rse(a->areach), muse_hll_rse(a->qreach));
+	if (q->h.dims & 1u << MUSE_DIM_COUNTRY) {
+		r->ok[MUSE_M_COUNTRIES] = 1;
+		r->v[MUSE_M_COUNTRIES] = r->lo[MUSE_M_COUNTRIES] =
+		    r->hi[MUSE_M_COUNTRIES] = (double)r->g->nctry;
+	}
 }
 
 static int is_estimate(int m)
@@ -796,7 +1088,8 @@ static int is_estimate(int m)
 
 static int is_rate(int m)
 {
-	return m >= MUSE_M_TAKE_RATE;
+	return m == MUSE_M_TAKE_RATE || m == MUSE_M_AUTHENTIC_RATE ||
+	    m == MUSE_M_BOUNCE_RATE;
 }
 
 static int cmp_group_keys(const struct group *a, const struct group *b)
@@ -916,9 +1209,11 @@ static void write_cells(const muse_query *q, FILE *out, char **head,
 
 	switch (q->fmt) {
 	case MUSE_FMT_JSONL:
-		fprintf(out, "{\"version\": %llu, \"content\": \"%016llx\", "
-		    "\"rows\": [", (unsigned long long)q->version,
-		    (unsigned long long)q->content);
+		fprintf(out, "{\"version\": %llu, \"content\": \"%016llx\", ",
+		    (unsigned long long)q->version, (unsigned long long)q->content);
+		if (q->outliers)
+			fprintf(out, "\"flagged\": %zu, ", q->flagged);
+		fputs("\"rows\": [", out);
 		for (size_t r = 0; r < nrows; r++) {
 			fputs(r ? ", {" : "{", out);
 			put_json_row(out, head, &cells[r * ncols], ncols);
@@ -957,6 +1252,9 @@ static void write_cells(const muse_query *q, FILE *out, char **head,
 		}
 		fputs(nrows ? "\n]\n" : "]\n", out);
 		break;
+	case MUSE_FMT_BARS:
+	case MUSE_FMT_SVG:
+		break;          /* charts are drawn by chart_rows */
 	case MUSE_FMT_TABLE:
 		w = calloc(ncols, sizeof(size_t));
 		if (w == NULL)
@@ -1060,16 +1358,657 @@ int muse_query_write(muse_query *q, FILE *out,
 	}
 }
 
+
+/* ---- tables of cells ---- */
+
+struct table {
+	char **head;
+	size_t ncols;
+	struct cell *cells;
+	size_t nrows, caprows;
+	int oom;
+};
+
+static void tab_col(struct table *t, const char *name)
+{
+	char **h = realloc(t->head, (t->ncols + 1) * sizeof(*h));
+
+	if (h == NULL || (h[t->ncols] = strdup(name)) == NULL) {
+		if (h)
+			t->head = h;
+		t->oom = 1;
+		return;
+	}
+	t->head = h;
+	t->ncols++;
+}
+
+static void tab_col2(struct table *t, const char *a, const char *b)
+{
+	char name[80];
+
+	snprintf(name, sizeof(name), "%s%s", a, b);
+	tab_col(t, name);
+}
+
+/* A new row of empty cells; NULL when out of memory. */
+static struct cell *tab_row(struct table *t)
+{
+	if (t->oom)
+		return NULL;
+	if (t->nrows == t->caprows) {
+		size_t cap = t->caprows ? t->caprows * 2 : 64;
+		struct cell *c = realloc(t->cells, cap * t->ncols * sizeof(*c) + 1);
+
+		if (c == NULL) {
+			t->oom = 1;
+			return NULL;
+		}
+		t->cells = c;
+		t->caprows = cap;
+	}
+	memset(&t->cells[t->nrows * t->ncols], 0, t->ncols * sizeof(struct cell));
+	return &t->cells[t->nrows++ * t->ncols];
+}
+
+static void tab_free(struct table *t)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		free(t->head[i]);
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i].s);
+	free(t->head);
+	free(t->cells);
+}
+
+static void cell_set(struct table *t, struct cell *c, char *s, int numeric)
+{
+	if (s == NULL)
+		t->oom = 1;
+	c->s = s;
+	c->numeric = numeric;
+}
+
+static void cell_null(struct table *t, struct cell *c)
+{
+	cell_set(t, c, strdup(""), 1);
+	c->null = 1;
+}
+
+static void cell_metric(const muse_query *q, struct table *t, struct cell *c,
+	int ok, int m, double v)
+{
+	if (ok)
+		cell_set(t, c, fmt_value(q, m, v), 1);
+	else
+		cell_null(t, c);
+}
+
+static void cell_fixed(struct table *t, struct cell *c, int decimals,
+	double v)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	cell_set(t, c, strdup(buf), 1);
+}
+
+/* The group values of a key into cells; asset_type "" is no value. */
+static struct cell *cell_key(const muse_query *q, struct table *t,
+	struct cell *c, const char *k)
+{
+	for (int i = 0; i < q->nby; i++, c++) {
+		if (*k == '\0' && q->by_order[i] == MUSE_G_ASSET_TYPE)
+			cell_null(t, c);
+		else
+			cell_set(t, c, strdup(k), 0);
+		k += strlen(k) + 1;
+	}
+	return c;
+}
+
+/* ---- JSON lines and charts ---- */
+
+static void put_json_text(FILE *out, const char *s, size_t n)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void write_chart(const muse_query *q, FILE *out,
+	const struct muse_chart *c, const char *warnings)
+{
+	int kind = q->fmt == MUSE_FMT_JSONL ? (int)q->chart : (int)q->fmt;
+	char *text = NULL;
+	size_t n = 0;
+	FILE *mem;
+
+	if (q->fmt != MUSE_FMT_JSONL) {
+		if (kind == MUSE_FMT_BARS)
+			muse_chart_bars(out, c, q->width ? q->width : 80);
+		else
+			muse_chart_svg(out, c);
+		return;
+	}
+	if ((mem = open_memstream(&text, &n)) == NULL)
+		return;
+	if (kind == MUSE_FMT_BARS)
+		muse_chart_bars(mem, c, q->width ? q->width : 80);
+	else
+		muse_chart_svg(mem, c);
+	if (fclose(mem) == 0) {
+		fprintf(out, "{\"version\": %llu, \"content\": \"%016llx\", "
+		    "\"format\": \"%s\", \"chart\": ",
+		    (unsigned long long)q->version, (unsigned long long)q->content,
+		    kind == MUSE_FMT_BARS ? "bars" : "svg");
+		put_json_text(out, text, n);
+		fprintf(out, ", \"warnings\": [%s]}\n", warnings);
+	}
+	free(text);
+}
+
+/* The label of a row in a chart: its group values joined with " / ". */
+static char *row_label(const muse_query *q, const struct group *g,
+	const char *side)
+{
+	struct muse_buf b = { 0 };
+	const char *k = g->key;
+
+	for (int i = 0; i < q->nby; i++) {
+		if (i)
+			muse_buf_put(&b, " / ", 3);
+		muse_buf_put(&b, *k ? k : "-", *k ? strlen(k) : 1);
+		k += strlen(k) + 1;
+	}
+	if (side) {
+		if (q->nby)
+			muse_buf_put(&b, " / ", 3);
+		muse_buf_put(&b, side, strlen(side));
+	}
+	if (b.len == 0)
+		muse_buf_put(&b, "all", 3);
+	if (muse_buf_put_u8(&b, 0)) {
+		muse_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.p;
+}
+
+static int decimals_of(int m)
+{
+	return is_rate(m) ? 4 : m == MUSE_M_WATCH_S ? 3 : 0;
+}
+
+/*
+ * Draws metric m of rows (two per group for --compare, A then B).  sides
+ * names each bar's side, or is NULL.
+ */
+static int chart_rows(const muse_query *q, FILE *out, struct row **rows,
+	size_t n, const char *const *sides, const char *warnings)
+{
+	int m = q->metrics[0];
+	struct muse_chart_bar *bars = calloc(n + 1, sizeof(*bars));
+	struct muse_chart c;
+	char title[512], dims[160] = "";
+	int rc = 0;
+
+	if (bars == NULL)
+		return MUSE_ENOMEM;
+	for (int i = 0; i < q->nby; i++)
+		snprintf(dims + strlen(dims), sizeof(dims) - strlen(dims), "%s%s",
+		    i ? "," : " by ", group_names[q->by_order[i]]);
+	if (sides)
+		snprintf(title, sizeof(title), "%s%s: %s vs %s (%d%% bounds; "
+		    "none: exact)", metric_names[m], dims, q->side_spec[0],
+		    q->side_spec[1], q->level);
+	else
+		snprintf(title, sizeof(title), "%s%s (%d%% bounds; none: exact)",
+		    metric_names[m], dims, q->level);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct row *r = rows[i];
+		/* An empty side of --compare has the key of the other. */
+		const struct group *g = r->g->keylen || !sides ? r->g :
+		    rows[i ^ 1]->g;
+
+		bars[i].label = row_label(q, g, sides ? sides[i] : NULL);
+		if (bars[i].label == NULL)
+			rc = MUSE_ENOMEM;
+		bars[i].ok = r->ok[m];
+		bars[i].v = r->v[m];
+		bars[i].lo = is_estimate(m) ? r->lo[m] : r->v[m];
+		bars[i].hi = is_estimate(m) ? r->hi[m] : r->v[m];
+	}
+	c.title = title;
+	c.decimals = decimals_of(m);
+	c.n = n;
+	c.bars = bars;
+	if (rc == 0)
+		write_chart(q, out, &c, warnings);
+	for (size_t i = 0; i < n; i++)
+		free((char *)bars[i].label);
+	free(bars);
+	return rc;
+}
+
+/* ---- plain answers ---- */
+
+static void table_plain(const muse_query *q, struct table *t, struct row *rows,
+	size_t nrows)
+{
+	for (int i = 0; i < q->nby; i++)
+		tab_col(t, group_names[q->by_order[i]]);
+	for (int i = 0; i < q->nmetrics; i++) {
+		int m = q->metrics[i];
+
+		tab_col(t, metric_names[m]);
+		if (q->z && is_estimate(m)) {
+			tab_col2(t, metric_names[m], "_lo");
+			tab_col2(t, metric_names[m], "_hi");
+		}
+	}
+	if (q->sketch != MUSE_SKETCH_NONE)
+		tab_col(t, "sketch");
+	for (size_t r = 0; r < nrows; r++) {
+		struct cell *c = tab_row(t);
+
+		if (c == NULL)
+			return;
+		c = cell_key(q, t, c, rows[r].g->key);
+		for (int i = 0; i < q->nmetrics; i++) {
+			int m = q->metrics[i];
+			int n = q->z && is_estimate(m) ? 3 : 1;
+			double vals[3] = { rows[r].v[m], rows[r].lo[m], rows[r].hi[m] };
+
+			for (int j = 0; j < n; j++, c++)
+				cell_metric(q, t, c, rows[r].ok[m], m, vals[j]);
+		}
+		if (q->sketch != MUSE_SKETCH_NONE)
+			cell_set(t, c, sketch_cell(q, rows[r].g), 0);
+	}
+}
+
+/* ---- --compare ---- */
+
+/* Relative standard error of the distinct count behind metric m. */
+static double rse_of(const struct row *r, int m)
+{
+	const struct muse_acc *a = &r->g->acc;
+
+	switch (m) {
+	case MUSE_M_REACH: return muse_hll_rse(a->reach);
+	case MUSE_M_QREACH: return muse_hll_rse(a->qreach);
+	case MUSE_M_AREACH: return muse_hll_rse(a->areach);
+	}
+	return 0;
+}
+
+/*
+ * The test of the difference a - b of metric m (muse-query(1),
+ * STATISTICS): -1 when a side has no value, 0 when neither figure has an
+ * error (the difference is exact), 1 with *z its z-score.
+ */
+static int diff_test(const struct row *a, const struct row *b, int m,
+	double *z)
+{
+	double var, d = a->v[m] - b->v[m];
+
+	if (!a->ok[m] || !b->ok[m])
+		return -1;
+	if (is_rate(m)) {
+		int num = m == MUSE_M_TAKE_RATE ? MUSE_M_QREACH : MUSE_M_AREACH;
+		int den = m == MUSE_M_TAKE_RATE ? MUSE_M_REACH : MUSE_M_QREACH;
+		double na = a->v[den], nb = b->v[den], p, sa = 0, sb = 0;
+
+		if (m == MUSE_M_BOUNCE_RATE) {
+			na = a->v[MUSE_M_PLAYS];
+			nb = b->v[MUSE_M_PLAYS];
+		} else {
+			sa = rse_of(a, num) * rse_of(a, num) +
+			    rse_of(a, den) * rse_of(a, den);
+			sb = rse_of(b, num) * rse_of(b, num) +
+			    rse_of(b, den) * rse_of(b, den);
+		}
+		p = (a->v[m] * na + b->v[m] * nb) / (na + nb);
+		var = p * (1 - p) * (1 / na + 1 / nb) +
+		    a->v[m] * a->v[m] * sa + b->v[m] * b->v[m] * sb;
+	} else {
+		double ea = rse_of(a, m) * a->v[m], eb = rse_of(b, m) * b->v[m];
+
+		var = ea * ea + eb * eb;
+	}
+	if (!(var > 0))
+		return 0;
+	*z = d / sqrt(var);
+	return 1;
+}
+
+static int cmp_keys_only(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+
+	return cmp_group_keys(a->g, b->g);
+}
+
+/* The length of a --compare group key without its side value. */
+static size_t prefix_len(const struct group *g)
+{
+	return g->keylen - 2;
+}
+
+/*
+ * Pairs the sides of each group: pairs[2i] is side A, pairs[2i+1] side B,
+ * a missing side the empty row zero (with the other's key for its label).
+ */
+static size_t pair_rows(struct row *rows, size_t nrows, struct row **pairs,
+	struct row *zero)
+{
+	size_t n = 0;
+
+	qsort(rows, nrows, sizeof(*rows), cmp_keys_only);
+	for (size_t i = 0; i < nrows; i++) {
+		const struct group *g = rows[i].g;
+		char side = g->key[g->keylen - 2];
+
+		if (side == 'A' && i + 1 < nrows &&
+		    prefix_len(rows[i + 1].g) == prefix_len(g) &&
+		    memcmp(rows[i + 1].g->key, g->key, prefix_len(g)) == 0) {
+			pairs[n++] = &rows[i];
+			pairs[n++] = &rows[++i];
+		} else if (side == 'A') {
+			pairs[n++] = &rows[i];
+			pairs[n++] = zero;
+		} else {
+			pairs[n++] = zero;
+			pairs[n++] = &rows[i];
+		}
+	}
+	return n / 2;
+}
+
+static void table_compare(const muse_query *q, struct table *t,
+	struct row **pairs, size_t npairs)
+{
+	for (int i = 0; i < q->nby; i++)
+		tab_col(t, group_names[q->by_order[i]]);
+	tab_col(t, "a");
+	tab_col(t, "b");
+	for (int i = 0; i < q->nmetrics; i++) {
+		const char *name = metric_names[q->metrics[i]];
+
+		tab_col2(t, name, "_a");
+		tab_col2(t, name, "_b");
+		tab_col2(t, name, "_diff");
+		tab_col2(t, name, "_z");
+		tab_col2(t, name, "_sig");
+	}
+	for (size_t p = 0; p < npairs; p++) {
+		const struct row *a = pairs[2 * p], *b = pairs[2 * p + 1];
+		const struct row *named = a->g->keylen ? a : b;
+		struct cell *c = tab_row(t);
+
+		if (c == NULL)
+			return;
+		c = cell_key(q, t, c, named->g->key);
+		cell_set(t, c++, strdup(q->side_spec[0]), 0);
+		cell_set(t, c++, strdup(q->side_spec[1]), 0);
+		for (int i = 0; i < q->nmetrics; i++) {
+			int m = q->metrics[i], ok = a->ok[m] && b->ok[m];
+			double z = 0;
+			int test = diff_test(a, b, m, &z);
+
+			cell_metric(q, t, c++, a->ok[m], m, a->v[m]);
+			cell_metric(q, t, c++, b->ok[m], m, b->v[m]);
+			cell_metric(q, t, c++, ok, m, a->v[m] - b->v[m]);
+			if (test == 1)
+				cell_fixed(t, c++, 2, z);
+			else
+				cell_null(t, c++);
+			if (test < 0)
+				cell_null(t, c++);
+			else
+				cell_set(t, c++, strdup((test == 1 ?
+				    fabs(z) > q->z : a->v[m] != b->v[m]) ?
+				    "yes" : "no"), 0);
+		}
+	}
+}
+
+/* ---- --outliers ---- */
+
+struct ostat {
+	double z[2], med[2];     /* take_rate, authentic_rate */
+	size_t peers[2];
+	int tested[2];
+	char *peerkey;           /* the key without the asset value */
+	size_t peerlen;
+};
+
+static const int out_metric[2] = { MUSE_M_TAKE_RATE, MUSE_M_AUTHENTIC_RATE };
+static const int out_den[2] = { MUSE_M_REACH, MUSE_M_QREACH };
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return (a > b) - (a < b);
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * Robust z-scores of metric k among the rows idx[0..n) (one peer group):
+ * z = (x - median) / sqrt(s^2 + median (1 - median) / n), where s, the
+ * peers' spread, is 1.4826 MAD (the mean absolute deviation times 1.2533
+ * when more than half the peers share the median and the MAD is 0), and
+ * the second term is the row's own binomial sampling noise at the peers'
+ * rate given its denominator n: a few peers that happen to agree closely
+ * do not make every small wobble an outlier.  Only rows whose rate has at
+ * least min_reach behind it count, and three of them at least.
+ */
+static int score(const muse_query *q, struct row *rows, struct ostat *st,
+	const size_t *idx, size_t n, int k)
+{
+	int m = out_metric[k], den = out_den[k];
+	double *v = malloc((n + 1) * sizeof(double)), med, mad, mean = 0, scale;
+	size_t cnt = 0;
+
+	if (v == NULL)
+		return MUSE_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[idx[i]];
+
+		if (r->ok[m] && r->v[den] >= (double)q->min_reach)
+			v[cnt++] = r->v[m];
+	}
+	if (cnt < 3) {
+		free(v);
+		return 0;
+	}
+	med = median(v, cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		v[i] = fabs(v[i] - med);
+		mean += v[i] / (double)cnt;
+	}
+	mad = median(v, cnt);
+	free(v);
+	scale = mad > 0 ? 1.482602218505602 * mad : 1.253314137315500 * mean;
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[idx[i]];
+		struct ostat *s = &st[idx[i]];
+
+		if (!r->ok[m] || r->v[den] < (double)q->min_reach)
+			continue;
+		/* Plus the row's own sampling noise at the peers' rate. */
+		double noise = med * (1 - med) / r->v[den];
+		double sd = sqrt(scale * scale + noise);
+
+		s->tested[k] = 1;
+		s->med[k] = med;
+		s->peers[k] = cnt;
+		s->z[k] = sd > 0 ? (r->v[m] - med) / sd : 0;
+	}
+	return 0;
+}
+
+static int cmp_peer(const void *x, const void *y, void *ctx)
+{
+	const struct ostat *st = ctx;
+	const struct ostat *a = &st[*(const size_t *)x];
+	const struct ostat *b = &st[*(const size_t *)y];
+	size_t n = a->peerlen < b->peerlen ? a->peerlen : b->peerlen;
+	int c = n ? memcmp(a->peerkey, b->peerkey, n) : 0;
+
+	if (c == 0)
+		c = (a->peerlen > b->peerlen) - (a->peerlen < b->peerlen);
+	if (c == 0)
+		c = (*(const size_t *)x > *(const size_t *)y) -
+		    (*(const size_t *)x < *(const size_t *)y);
+	return c;
+}
+
+/*
+ * How an asset reads against its peers: "clickbait" when its authentic
+ * rate is low while its take rate is at or above the peers' median (it
+ * draws qualified plays that do not last), else "weak" when a rate is low,
+ * else "strong".
+ */
+static const char *reading(const muse_query *q, const struct row *r,
+	const struct ostat *s)
+{
+	int take_low = s->tested[0] && s->z[0] < -q->threshold;
+	int auth_low = s->tested[1] && s->z[1] < -q->threshold;
+
+	if (auth_low && s->tested[0] && r->v[MUSE_M_TAKE_RATE] >= s->med[0])
+		return "clickbait";
+	return take_low || auth_low ? "weak" : "strong";
+}
+
+static int table_outliers(muse_query *q, struct table *t, struct row *rows,
+	size_t nrows)
+{
+	struct ostat *st = calloc(nrows + 1, sizeof(*st));
+	size_t *idx = calloc(nrows + 1, sizeof(*idx));
+	int apos = 0, rc = 0;
+
+	if (st == NULL || idx == NULL) {
+		free(st);
+		free(idx);
+		return MUSE_ENOMEM;
+	}
+	for (int i = 0; i < q->nby; i++)
+		if (q->by_order[i] == MUSE_DIM_ASSET)
+			apos = i;
+	/* Each row's peer key: its key without the asset value. */
+	for (size_t r = 0; r < nrows && rc == 0; r++) {
+		const char *k = rows[r].g->key;
+		struct muse_buf b = { 0 };
+
+		for (int i = 0; i < q->nby; i++) {
+			size_t n = strlen(k) + 1;
+
+			if (i != apos && muse_buf_put(&b, k, n))
+				rc = MUSE_ENOMEM;
+			k += n;
+		}
+		if (muse_buf_put_u8(&b, 0))
+			rc = MUSE_ENOMEM;
+		st[r].peerkey = (char *)b.p;
+		st[r].peerlen = b.len;
+		idx[r] = r;
+	}
+	if (rc == 0)
+		qsort_r(idx, nrows, sizeof(*idx), cmp_peer, st);
+	for (size_t i = 0; i < nrows && rc == 0;) {
+		size_t j = i + 1;
+
+		while (j < nrows && st[idx[j]].peerlen == st[idx[i]].peerlen &&
+		    memcmp(st[idx[j]].peerkey, st[idx[i]].peerkey,
+		    st[idx[i]].peerlen) == 0)
+			j++;
+		for (int k = 0; k < 2 && rc == 0; k++)
+			rc = score(q, rows, st, &idx[i], j - i, k);
+		i = j;
+	}
+	for (int i = 0; i < q->nby; i++)
+		tab_col(t, group_names[q->by_order[i]]);
+	{
+		static const char *const cols[] = { "metric", "value",
+			"peer_median", "robust_z", "direction", "reading", "reach",
+			"qreach", "take_rate", "authentic_rate", "peers" };
+
+		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+			tab_col(t, cols[i]);
+	}
+	q->flagged = 0;
+	for (size_t r = 0; r < nrows && rc == 0; r++) {
+		const struct row *row = &rows[r];
+		const struct ostat *s = &st[r];
+
+		for (int k = 0; k < 2; k++) {
+			int m = out_metric[k];
+			struct cell *c;
+
+			if (!s->tested[k] || fabs(s->z[k]) <= q->threshold)
+				continue;
+			q->flagged++;
+			if (q->top && t->nrows >= q->top)
+				continue;
+			if ((c = tab_row(t)) == NULL)
+				break;
+			c = cell_key(q, t, c, row->g->key);
+			cell_set(t, c++, strdup(metric_names[m]), 0);
+			cell_metric(q, t, c++, 1, m, row->v[m]);
+			cell_metric(q, t, c++, 1, m, s->med[k]);
+			cell_fixed(t, c++, 2, s->z[k]);
+			cell_set(t, c++, strdup(s->z[k] > 0 ? "high" : "low"), 0);
+			cell_set(t, c++, strdup(reading(q, row, s)), 0);
+			cell_metric(q, t, c++, 1, MUSE_M_REACH, row->v[MUSE_M_REACH]);
+			cell_metric(q, t, c++, 1, MUSE_M_QREACH,
+			    row->v[MUSE_M_QREACH]);
+			cell_metric(q, t, c++, row->ok[MUSE_M_TAKE_RATE],
+			    MUSE_M_TAKE_RATE, row->v[MUSE_M_TAKE_RATE]);
+			cell_metric(q, t, c++, row->ok[MUSE_M_AUTHENTIC_RATE],
+			    MUSE_M_AUTHENTIC_RATE, row->v[MUSE_M_AUTHENTIC_RATE]);
+			cell_fixed(t, c++, 0, (double)s->peers[k]);
+		}
+	}
+	for (size_t r = 0; r < nrows; r++)
+		free(st[r].peerkey);
+	free(st);
+	free(idx);
+	return rc;
+}
+
+/* ---- the answer ---- */
+
 static int write_answer(muse_query *q, FILE *out,
 	void (*warn)(void *ctx, const char *msg), void *ctx,
 	struct muse_buf *warnings, struct muse_err *e)
 {
-	struct row *rows;
-	struct cell *cells = NULL;
-	char *head[MUSE_NGROUPS + 3 * MUSE_NMETRICS + 1];
-	char namebuf[3 * MUSE_NMETRICS][40];
-	size_t ncols = 0, nrows, nnames = 0;
-	int multi = 0, nomem = 0;
+	struct row *rows, zero;
+	struct row **pairs = NULL;
+	struct group zg;
+	struct table t = { 0 };
+	size_t nrows, npairs = 0;
+	int multi = 0, rc = 0;
+	int chart = q->fmt == MUSE_FMT_BARS || q->fmt == MUSE_FMT_SVG ||
+	    (q->fmt == MUSE_FMT_JSONL && q->chart);
 	char msg[512];
 
 	if (!q->have_h)
@@ -1081,12 +2020,25 @@ static int write_answer(muse_query *q, FILE *out,
 				    muse_dim_name(d), q->filter[d].v[i]);
 				warn(ctx, msg);
 			}
+	for (size_t i = 0; i < q->atype.n; i++)
+		if (!q->atype.hit[i] && warn) {
+			snprintf(msg, sizeof(msg), "no asset_type matches \"%s\" "
+			    "among the assets of the store", q->atype.v[i]);
+			warn(ctx, msg);
+		}
 	/* Without --by the answer is one row, zeros when nothing matched. */
-	if (q->nby == 0 && q->ngroups == 0 && group_of(q, NULL, 0) == NULL)
+	if (q->nby == 0 && !q->compare && q->ngroups == 0 &&
+	    group_of(q, NULL, 0) == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	memset(&zg, 0, sizeof(zg));
+	memset(&zero, 0, sizeof(zero));
 	rows = calloc(q->ngroups + 1, sizeof(*rows));
-	if (rows == NULL)
+	if (rows == NULL || muse_acc_init(&zg.acc, q->h.lgk)) {
+		free(rows);
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	zero.g = &zg;
+	compute(q, &zero);
 	for (size_t i = 0; i < q->ngroups; i++) {
 		rows[i].g = &q->groups[i];
 		compute(q, &rows[i]);
@@ -1096,7 +2048,7 @@ static int write_answer(muse_query *q, FILE *out,
 		for (int i = 0; i < q->nmetrics; i++) {
 			int m = q->metrics[i];
 
-			if (!is_estimate(m)) {
+			if (!is_estimate(m) && m != MUSE_M_COUNTRIES) {
 				warn(ctx, "counters left empty where several segments "
 				    "are united (a user in two segments would count "
 				    "twice); group by segment for them");
@@ -1105,64 +2057,63 @@ static int write_answer(muse_query *q, FILE *out,
 		}
 	}
 	nrows = q->ngroups;
-	qsort_r(rows, nrows, sizeof(*rows), cmp_rows, q);
-	if (q->top && q->top < nrows)
-		nrows = (size_t)q->top;
-	for (int i = 0; i < q->nby; i++)
-		head[ncols++] = (char *)group_names[q->by_order[i]];
-	for (int i = 0; i < q->nmetrics; i++) {
-		int m = q->metrics[i];
-
-		head[ncols++] = (char *)metric_names[m];
-		if (q->z && is_estimate(m)) {
-			snprintf(namebuf[nnames], 40, "%s_lo", metric_names[m]);
-			head[ncols++] = namebuf[nnames++];
-			snprintf(namebuf[nnames], 40, "%s_hi", metric_names[m]);
-			head[ncols++] = namebuf[nnames++];
-		}
+	if (q->compare) {
+		if ((pairs = calloc(2 * nrows + 1, sizeof(*pairs))) == NULL)
+			rc = MUSE_ENOMEM;
+		else
+			npairs = pair_rows(rows, nrows, pairs, &zero);
+		if (q->top && q->top < npairs)
+			npairs = (size_t)q->top;
+	} else if (q->outliers) {
+		qsort(rows, nrows, sizeof(*rows), cmp_keys_only);
+	} else {
+		qsort_r(rows, nrows, sizeof(*rows), cmp_rows, q);
+		if (q->top && q->top < nrows)
+			nrows = (size_t)q->top;
 	}
-	if (q->sketch != MUSE_SKETCH_NONE)
-		head[ncols++] = "sketch";
-	cells = calloc(nrows * ncols + 1, sizeof(*cells));
-	if (cells == NULL) {
-		free(rows);
-		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	}
-	for (size_t r = 0; r < nrows; r++) {
-		struct cell *c = &cells[r * ncols];
-		const char *k = rows[r].g->key;
+	if (rc == 0 && muse_buf_put_u8(warnings, 0))
+		rc = MUSE_ENOMEM;
+	if (rc == 0 && chart) {
+		struct row **list = pairs;
+		const char **sides = NULL;
+		size_t n = 2 * npairs;
 
-		for (int i = 0; i < q->nby; i++) {
-			(c++)->s = strdup(k);
-			k += strlen(k) + 1;
+		if (!q->compare) {
+			n = nrows;
+			if ((list = calloc(n + 1, sizeof(*list))) == NULL)
+				rc = MUSE_ENOMEM;
+			for (size_t i = 0; list && i < n; i++)
+				list[i] = &rows[i];
+		} else if ((sides = calloc(n + 1, sizeof(*sides))) == NULL) {
+			rc = MUSE_ENOMEM;
+		} else {
+			for (size_t i = 0; i < n; i++)
+				sides[i] = q->side_spec[i % 2];
 		}
-		for (int i = 0; i < q->nmetrics; i++) {
-			int m = q->metrics[i];
-			int n = q->z && is_estimate(m) ? 3 : 1;
-			double vals[3] = { rows[r].v[m], rows[r].lo[m], rows[r].hi[m] };
-
-			for (int j = 0; j < n; j++, c++) {
-				c->numeric = 1;
-				c->null = !rows[r].ok[m];
-				c->s = c->null ? strdup("") : fmt_value(q, m, vals[j]);
-			}
-		}
-		if (q->sketch != MUSE_SKETCH_NONE)
-			(c++)->s = sketch_cell(q, rows[r].g);
+		if (rc == 0)
+			rc = chart_rows(q, out, list, n, sides,
+			    (const char *)warnings->p);
+		if (list != pairs)
+			free(list);
+		free(sides);
+	} else if (rc == 0) {
+		if (q->compare)
+			table_compare(q, &t, pairs, npairs);
+		else if (q->outliers)
+			rc = table_outliers(q, &t, rows, nrows);
+		else
+			table_plain(q, &t, rows, nrows);
+		if (t.oom)
+			rc = MUSE_ENOMEM;
+		if (rc == 0)
+			write_cells(q, out, t.head, t.cells, t.ncols, t.nrows,
+			    (const char *)warnings->p);
 	}
-	/* A cell that could not be made (out of memory) fails the answer. */
-	for (size_t i = 0; i < nrows * ncols; i++)
-		nomem |= cells[i].s == NULL;
-	if (!nomem && muse_buf_put_u8(warnings, 0) == 0)
-		write_cells(q, out, head, cells, ncols, nrows,
-		    (const char *)warnings->p);
-	else
-		nomem = 1;
-	for (size_t i = 0; i < nrows * ncols; i++)
-		free(cells[i].s);
-	free(cells);
+	muse_acc_free(&zg.acc);
+	tab_free(&t);
+	free(pairs);
 	free(rows);
-	if (nomem)
+	if (rc)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	if (fflush(out) != 0 || ferror(out))
 		return muse_err_set(e, MUSE_EIO, "write error: %s",

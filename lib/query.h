@@ -10,18 +10,26 @@
 
 #include "err.h"
 
-/* Group-by columns: the five key dimensions, then week and month. */
-enum { MUSE_G_WEEK = 5, MUSE_G_MONTH = 6, MUSE_NGROUPS = 7 };
+/*
+ * Group-by columns: the five key dimensions, then week and month, then the
+ * asset_type of the assets table joined at query time.
+ */
+enum { MUSE_G_WEEK = 5, MUSE_G_MONTH = 6, MUSE_G_ASSET_TYPE = 7,
+	MUSE_NGROUPS = 8 };
 
 enum muse_metric {
 	MUSE_M_IMPRESSIONS, MUSE_M_REACH, MUSE_M_PLAYS, MUSE_M_QPLAYS,
 	MUSE_M_QREACH, MUSE_M_AREACH, MUSE_M_WATCH_S, MUSE_M_TAKE_RATE,
-	MUSE_M_AUTHENTIC_RATE, MUSE_M_BOUNCE_RATE, MUSE_NMETRICS
+	MUSE_M_AUTHENTIC_RATE, MUSE_M_BOUNCE_RATE, MUSE_M_COUNTRIES,
+	MUSE_NMETRICS
 };
 
-/* MUSE_FMT_JSONL: one JSON object per answer on one line (--serve). */
+/*
+ * MUSE_FMT_JSONL: one JSON object per answer on one line (--serve); a chart
+ * asked for on a query line comes inside it as a string.
+ */
 enum muse_format { MUSE_FMT_TABLE, MUSE_FMT_TSV, MUSE_FMT_CSV, MUSE_FMT_JSON,
-	MUSE_FMT_JSONL };
+	MUSE_FMT_BARS, MUSE_FMT_SVG, MUSE_FMT_JSONL };
 
 /* --sketch: a column with each row's reach sketch in another format. */
 enum muse_sketch_fmt { MUSE_SKETCH_NONE, MUSE_SKETCH_PG };
@@ -44,6 +52,38 @@ int muse_query_format(muse_query *q, const char *name, struct muse_err *e);
 void muse_query_set_format(muse_query *q, enum muse_format f);
 /* pg: a PostgreSQL hll value in its text form (lib/pghll.h). */
 int muse_query_sketch(muse_query *q, const char *name, struct muse_err *e);
+/*
+ * A query line's --format (--serve): json (the default), or bars or svg,
+ * drawn into the JSON line's "chart" member.
+ */
+int muse_query_line_format(muse_query *q, const char *name,
+	struct muse_err *e);
+/* Terminal width for --format bars (0: 80 columns). */
+void muse_query_width(muse_query *q, unsigned columns);
+
+/*
+ * --compare A,B: two sides, each an asset pattern or several joined with
+ * "+"; one row per group of --by with each metric for both sides, their
+ * difference and its significance at the --ci level (95 by default).
+ */
+int muse_query_compare(muse_query *q, const char *spec, struct muse_err *e);
+/*
+ * --outliers: rows whose take rate or authentic rate is far from their
+ * peers' (robust z-score), with the minimum reach and the threshold.
+ */
+void muse_query_outliers(muse_query *q);
+void muse_query_min_reach(muse_query *q, uint64_t n);
+int muse_query_threshold(muse_query *q, const char *z, struct muse_err *e);
+/* The rows --outliers flagged in the last answer written. */
+size_t muse_query_flagged(const muse_query *q);
+
+/*
+ * The assets table to join (not owned; it must outlive the query), for
+ * --asset-type (a LIST like --asset's) and --by asset_type.
+ */
+struct muse_assets;
+void muse_query_assets(muse_query *q, const struct muse_assets *a);
+int muse_query_asset_type(muse_query *q, const char *list, struct muse_err *e);
 
 /* Reads every stream of a store file into the query's groups. */
 int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e);

@@ -138,6 +138,12 @@ EOF
 	expect_status 2
 	expect_stderr_contains 'unknown sketch format "hll9"'
 	[ -z "$output" ] || fail "stdout: $output"
+	# the column belongs to plain answers only
+	for mode in "--compare t0001-a1,t0001-a2" --outliers "-o bars"; do
+		run --separate-stderr muse-query "$S/s14.msk" --sketch pg $mode
+		expect_status 2
+		expect_stderr_contains "--sketch adds a column to plain answers"
+	done
 }
 
 # ---------------------------------------------------------------------

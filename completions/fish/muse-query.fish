@@ -19,7 +19,7 @@ function __muse_query_store_values --argument-names col
             continue
         end
         switch $t
-            case -a -t -s -c -d -b -m -o --asset --title --segment --country --date --by --metrics --format --ci --sketch --sort --top
+            case -a -t -s -c -d -b -m -o --asset --title --segment --country --date --by --metrics --format --ci --sketch --sort --top --assets --asset-type --compare --min-reach --threshold --width --as-of
                 set skip 1
             case '-*'
             case '*'
@@ -35,16 +35,16 @@ function __muse_query_store_values --argument-names col
         c { print $c }' 2>/dev/null | sort -u | string replace -r '^' -- $head
 end
 
-set -l __muse_metrics impressions reach plays qplays qreach areach watch_s take_rate authentic_rate bounce_rate
+set -l __muse_metrics impressions reach plays qplays qreach areach watch_s take_rate authentic_rate bounce_rate countries
 
 complete -c muse-query -s a -l asset -x -a '(__muse_query_store_values asset)' -d 'Assets (globs allowed)'
-complete -c muse-query -s b -l by -x -a '(__muse_list title asset date week month segment country none)' -d 'Group by'
+complete -c muse-query -s b -l by -x -a '(__muse_list title asset date week month segment country asset_type none)' -d 'Group by'
 complete -c muse-query -l ci -x -a '68 95 99' -d 'Bounds of estimates'
 complete -c muse-query -s c -l country -x -a '(__muse_query_store_values country)' -d 'Countries'
 complete -c muse-query -s d -l date -x -d 'Date range'
 complete -c muse-query -s h -l help -d 'Show help and exit'
 complete -c muse-query -s m -l metrics -x -a "(__muse_list $__muse_metrics)" -d 'Metrics'
-complete -c muse-query -s o -l format -x -a 'table tsv csv json' -d 'Output format'
+complete -c muse-query -s o -l format -x -a 'table tsv csv json bars svg' -d 'Output format'
 complete -c muse-query -s s -l segment -x -a '(__muse_query_store_values segment)' -d 'Audience segments'
 complete -c muse-query -l sketch -x -a 'pg' -d 'Add each row'"'"'s reach sketch (pg: a PostgreSQL hll)'
 complete -c muse-query -l sort -x -a "$__muse_metrics" -d 'Order rows by a metric'
@@ -54,3 +54,11 @@ complete -c muse-query -s t -l title -x -a '(__muse_query_store_values title)' -
 complete -c muse-query -l top -x -d 'Keep the first N rows'
 complete -c muse-query -s V -l version -d 'Show the version and exit'
 complete -c muse-query -l as-of -x -d 'Answer from an earlier published version'
+complete -c muse-query -l alert -d 'As --outliers, and exit 1 when any row is flagged'
+complete -c muse-query -l assets -r -F -d 'The assets table (CSV, TSV or event stream)'
+complete -c muse-query -l asset-type -x -d 'Assets of these asset types'
+complete -c muse-query -l compare -x -d 'Two assets side by side: A,B'
+complete -c muse-query -l min-reach -x -d 'Outliers: least reach behind a rate'
+complete -c muse-query -l outliers -d 'Assets far from their peers (robust z-score)'
+complete -c muse-query -l threshold -x -d 'Outliers: robust z-score to flag'
+complete -c muse-query -l width -x -d 'Columns of --format bars'

@@ -397,7 +397,8 @@ int main(int argc, char **argv)
 	int c;
 
 	muse_cli_setup();
-	while ((c = getopt_long(argc, argv, "fho:V", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "fho:V",
+	    longopts)) != -1) {
 		switch (c) {
 		case 'f':
 			o.force = 1;
@@ -445,8 +446,15 @@ int main(int argc, char **argv)
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
 		if (strcmp(cmd, cmds[k].name) == 0)
 			break;
-	if (k == sizeof(cmds) / sizeof(cmds[0]))
-		return muse_cli_usage_error(prog, "unknown command \"%s\"", cmd);
+	if (k == sizeof(cmds) / sizeof(cmds[0])) {
+		const char *known[sizeof(cmds) / sizeof(cmds[0])];
+		char near[256];
+
+		for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+			known[k] = cmds[k].name;
+		return muse_cli_usage_error(prog, "unknown command \"%s\"%s", cmd,
+		    muse_cli_suggest(cmd, known, k, near, sizeof(near)));
+	}
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((given & names[i].bit) && !(cmds[k].opts & names[i].bit))
 			return muse_cli_usage_error(prog, "%s is not an option of %s",

@@ -195,7 +195,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	memset(&j, 0, sizeof(j));
-	while ((c = getopt_long(argc, argv, "fho:qt:V", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "fho:qt:V",
+	    longopts)) != -1) {
 		switch (c) {
 		case 'f':
 			force = 1;
@@ -222,11 +223,9 @@ int main(int argc, char **argv)
 			rejects_path = optarg;
 			break;
 		case 't':
-			j.table = muse_table_parse(optarg);
+			j.table = muse_table_lookup(optarg, &e);
 			if (j.table < 0)
-				return muse_cli_usage_error(prog,
-				    "unknown table \"%s\" (impressions, plays, "
-				    "affinities, assets)", optarg);
+				return muse_cli_usage_error(prog, "%s", e.msg);
 			break;
 		case 'V':
 			muse_cli_version(prog);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "merge.h"
 #include "opts.h"
+#include "suggest.h"
 
 static const char *prog = "muse-merge";
 
@@ -89,7 +90,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "fho:qV", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "fho:qV",
+	    longopts)) != -1) {
 		switch (c) {
 		case OPT_DROP:
 			if (muse_parse_dims(optarg, &o.drop, &e))
@@ -122,9 +124,14 @@ int main(int argc, char **argv)
 				o.rollup = MUSE_GRAIN_MONTH;
 			else if (strcmp(optarg, "all") == 0)
 				o.drop |= 1u << MUSE_DIM_DATE;
-			else
-				return muse_cli_usage_error(prog,
-				    "bad --rollup \"%s\" (week, month, all)", optarg);
+			else {
+				static const char *const grains[] = { "week", "month",
+					"all" };
+
+				muse_err_unknown(&e, "rollup", optarg,
+				    strlen(optarg), grains, 3);
+				return muse_cli_usage_error(prog, "%s", e.msg);
+			}
 			break;
 		case 'V':
 			muse_cli_version(prog);

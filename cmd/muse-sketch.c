@@ -144,7 +144,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "b:d:fho:qV", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "b:d:fho:qV",
+	    longopts)) != -1) {
 		switch (c) {
 		case OPT_AUTHENTIC:
 			if (muse_parse_seconds_ms(optarg, &o.authentic_ms, &e))

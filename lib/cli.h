@@ -9,6 +9,7 @@
 #ifndef MUSE_CLI_H
 #define MUSE_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,6 +35,31 @@ void muse_cli_err(const char *prog, const struct muse_err *e);
 int muse_cli_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define MUSE_GETOPT_ERROR NULL
+
+/*
+ * getopt_long with the toolkit's messages.  It returns what getopt_long
+ * returns, except that on an error it prints the reason and returns '?'
+ * (the caller then calls muse_cli_usage_error(prog, MUSE_GETOPT_ERROR)):
+ *
+ *     muse-query: unknown option "--sotr"; did you mean "--sort"?
+ *     muse-query: option "--by" needs a value
+ *     muse-query: option "--s" is ambiguous: "--segment", "--serve", ...
+ *     muse-query: option "--help" takes no value
+ *     muse-query: unknown option "-x"
+ *
+ * An unknown long option is compared with every name of longopts
+ * (lib/suggest.h says when one is close enough to be offered).
+ */
+int muse_cli_getopt(const char *prog, int argc, char **argv,
+	const char *shortopts, const struct option *longopts);
+
+/*
+ * The suggestion for an unknown word among names (see lib/suggest.h),
+ * as muse_suggest: "" or "; did you mean \"X\"?".  For messages such as
+ * "unknown command \"%s\"%s".
+ */
+const char *muse_cli_suggest(const char *word, const char *const *names,
+	size_t count, char *buf, size_t size);
 
 /* Strict unsigned decimal in [min, max]; 0 or -1.  No sign, no spaces. */
 int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

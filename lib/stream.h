@@ -71,6 +71,8 @@ struct muse_header {
 const char *muse_kind_name(int kind);  /* "events", "sketch", "delta" */
 const char *muse_table_name(int table);
 int muse_table_parse(const char *s);  /* enum value or -1 */
+/* The same, or MUSE_EUSAGE with "unknown table" and the nearest name in e. */
+int muse_table_lookup(const char *s, struct muse_err *e);
 const char *muse_dim_name(int dim);
 int muse_dim_parse(const char *s, size_t n);
 

@@ -67,6 +67,14 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 	[ -z "$output" ] || fail "stdout: $output"
 }
 
+@test "a mistyped option or table is met with the nearest valid one" {
+	local p=muse-ingest
+	suggests "$p: unknown option \"--tabel\"; did you mean \"--table\"?" $p --tabel plays x.csv
+	suggests "$p: unknown option \"--max-eror\"; did you mean \"--max-errors\"?" $p --max-eror 3 x.csv
+	suggests "$p: unknown table \"plyas\"; did you mean \"plays\"?" $p -t plyas x.csv
+	suggests "$p: unknown table \"movies\" (impressions, plays, affinities, assets)" $p -t movies x.csv
+}
+
 @test "a bad --table or --max-errors value is a usage error" {
 	run --separate-stderr muse-ingest --table movies impressions.csv
 	expect_status 2

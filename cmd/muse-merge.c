@@ -73,6 +73,13 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* The library's progress reports, drawn on the line. */
+static void on_progress(void *ctx, const char *phase, uint64_t done,
+	uint64_t total)
+{
+	muse_progress_count(ctx, phase, done, total);
+}
+
 int main(int argc, char **argv)
 {
 	struct muse_merge_opts o = {
@@ -142,15 +149,19 @@ int main(int argc, char **argv)
 	}
 	if (o.tmpdir == NULL || *o.tmpdir == '\0')
 		o.tmpdir = "/tmp";
+	/*
+	 * Progress names each input as it is read (with the records the
+	 * library spools from it), then the merge with its count of records.
+	 */
+	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
+	if (pr.on) {
+		o.progress.fn = on_progress;
+		o.progress.ctx = &pr;
+	}
 	if ((m = muse_merge_new(&o, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;
 	}
-	/*
-	 * Progress names each input as it is read, then the merge: the
-	 * library reads each one whole, and merges in one call.
-	 */
-	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
 	if (optind == argc) {
 		muse_progress_input(&pr, "<stdin>");
 		if (muse_merge_add(m, "-", &e))
@@ -169,6 +180,7 @@ int main(int argc, char **argv)
 
 		snprintf(what, sizeof(what), "merging %d input%s", n,
 		    n > 1 ? "s" : "");
+		pr.name = NULL;     /* the merge is of all inputs */
 		muse_progress_note(&pr, what);
 	}
 	if (status == MUSE_EXIT_OK &&

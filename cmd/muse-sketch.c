@@ -82,11 +82,36 @@ static int parse_bucket(const char *s, struct muse_build_opts *o)
 }
 
 /*
- * Progress comes between streams: muse_build_add reads a whole stream, and
- * an input holds one or more (cat *.mev | muse-sketch).
+ * The library's progress reports (struct muse_progress_hook) drawn on the
+ * line: while an input is read, its records with the bytes of it read so
+ * far (an input may hold several streams: cat *.mev | muse-sketch), then
+ * the phases of muse_build_finish with their counts.
  */
-static int add_input(muse_build *b, const char *path, struct muse_progress *p)
+struct shown {
+	struct muse_progress *p;
+	muse_reader *r;           /* the input being read, or NULL */
+	int64_t total;            /* its size, or -1 */
+	uint64_t before;          /* records of its streams read before */
+	uint64_t now;             /* of the stream being read */
+};
+
+static void on_progress(void *ctx, const char *phase, uint64_t done,
+	uint64_t total)
 {
+	struct shown *s = ctx;
+
+	if (s->r != NULL && strcmp(phase, "reading records") == 0) {
+		s->now = done;
+		muse_progress_update(s->p, s->before + done,
+		    muse_input_consumed(muse_reader_input(s->r)), s->total);
+		return;
+	}
+	muse_progress_count(s->p, phase, done, total);
+}
+
+static int add_input(muse_build *b, const char *path, struct shown *s)
+{
+	struct muse_progress *p = s->p;
 	struct muse_err e;
 	struct muse_header h;
 	muse_input *in;
@@ -105,13 +130,17 @@ static int add_input(muse_build *b, const char *path, struct muse_progress *p)
 		muse_cli_err(prog, &e);
 		return -1;
 	}
+	s->r = r;
+	s->total = total;
+	s->before = s->now = 0;
 	while ((rc = muse_reader_next_stream(r, &h, &e)) == 1) {
 		streams++;
 		if ((rc = muse_build_add(b, r, &h, &e)) < 0)
 			break;
-		muse_progress_update(p, MUSE_PROGRESS_UNKNOWN,
-		    muse_input_consumed(muse_reader_input(r)), total);
+		s->before += s->now;
+		s->now = 0;
 	}
+	s->r = NULL;
 	/* An empty input is a stream cut to nothing, never an empty table. */
 	if (rc == 0 && streams == 0)
 		rc = muse_err_set(&e, MUSE_ETRUNC, "empty input (no stream)");
@@ -137,6 +166,7 @@ int main(int argc, char **argv)
 	struct muse_err e;
 	struct muse_out out;
 	struct muse_progress pr;
+	struct shown shown = { .p = &pr };
 	const char *output = NULL;
 	muse_build *b;
 	int c, force = 0, progress = 0, quiet = 0, status = MUSE_EXIT_OK;
@@ -204,18 +234,23 @@ int main(int argc, char **argv)
 			return muse_cli_usage_error(prog, MUSE_GETOPT_ERROR);
 		}
 	}
+	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
+	pr.unit = "record";
+	if (pr.on) {
+		o.progress.fn = on_progress;
+		o.progress.ctx = &shown;
+	}
 	if ((b = muse_build_new(&o, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;
 	}
-	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
-	if (optind == argc && add_input(b, "-", &pr))
+	if (optind == argc && add_input(b, "-", &shown))
 		status = MUSE_EXIT_ERROR;
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++)
-		if (add_input(b, argv[i], &pr))
+		if (add_input(b, argv[i], &shown))
 			status = MUSE_EXIT_ERROR;
 	if (status == MUSE_EXIT_OK) {
-		muse_progress_note(&pr, "joining and writing sketches");
+		pr.name = NULL;     /* the phases are of all inputs */
 		if (muse_out_open(&out, output, 1, force, &e) ||
 		    muse_build_finish(b, out.fp, output, &e) ||
 		    muse_out_commit(&out, &e)) {

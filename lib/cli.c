@@ -512,7 +512,8 @@ void muse_progress_update(struct muse_progress *p, uint64_t rows,
 	}
 	if (rows != MUSE_PROGRESS_UNKNOWN) {
 		put_count(num, sizeof(num), rows);
-		put(&line, "%s%s row%s", sep, num, rows == 1 ? "" : "s");
+		put(&line, "%s%s %s%s", sep, num, p->unit ? p->unit : "row",
+		    rows == 1 ? "" : "s");
 		sep = ", ";
 	}
 	if (bytes != MUSE_PROGRESS_UNKNOWN) {
@@ -538,6 +539,55 @@ void muse_progress_update(struct muse_progress *p, uint64_t rows,
 	draw(p, line.s);
 }
 
+void muse_progress_count(struct muse_progress *p, const char *phase,
+	uint64_t done, uint64_t total)
+{
+	struct text line = { .len = 0 };
+	char num[32];
+	uint64_t t, dt;
+	double rate;
+
+	if (!p->on)
+		return;
+	t = now_ns();
+	if (strncmp(p->phase, phase, sizeof(p->phase) - 1) != 0) {
+		snprintf(p->phase, sizeof(p->phase), "%s", phase);
+		p->start_ns = t;
+		p->next_ns = 0;     /* a new phase is drawn at once */
+	}
+	if (t < p->next_ns)
+		return;
+	p->next_ns = t + PROGRESS_INTERVAL_NS;
+	dt = t - p->start_ns;
+	rate = dt >= PROGRESS_MIN_RATE_NS ? (double)done / ((double)dt / 1e9) : 0;
+	line.s[0] = '\0';
+	if (p->name != NULL)
+		put(&line, "%s: ", p->name);
+	put(&line, "%s", p->phase);
+	if (done == 0 && total == MUSE_PROGRESS_UNKNOWN) {
+		draw(p, line.s);      /* a phase that does not count */
+		return;
+	}
+	put_count(num, sizeof(num), done);
+	put(&line, ": %s", num);
+	if (total != MUSE_PROGRESS_UNKNOWN && done <= total) {
+		put_count(num, sizeof(num), total);
+		put(&line, " of %s", num);
+		if (total > 0)
+			put(&line, " (%d%%)", (int)(100.0 * (double)done /
+			    (double)total));
+	}
+	if (rate > 0) {
+		put_count(num, sizeof(num), (uint64_t)(rate + 0.5));
+		put(&line, ", %s/s", num);
+		if (total != MUSE_PROGRESS_UNKNOWN && done <= total) {
+			put_eta(num, sizeof(num), (double)(total - done) / rate);
+			put(&line, ", ETA %s", num);
+		}
+	}
+	draw(p, line.s);
+}
+
 void muse_progress_note(struct muse_progress *p, const char *what)
 {
 	if (!p->on)
@@ -551,6 +601,7 @@ void muse_progress_input(struct muse_progress *p, const char *name)
 	if (!p->on)
 		return;
 	p->name = name;
+	p->phase[0] = '\0';
 	/* At once: the line names the input before. */
 	muse_progress_note(p, name);
 	p->start_ns = now_ns();

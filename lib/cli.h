@@ -119,8 +119,10 @@ struct muse_progress {
 	int plain;              /* no escape sequences */
 	size_t cols;            /* the terminal's width, 0 if unknown */
 	size_t shown;           /* columns of the line on the screen, 0 none */
-	uint64_t start_ns;      /* when the current input began */
+	uint64_t start_ns;      /* when the current input or phase began */
 	uint64_t next_ns;       /* no redraw before this */
+	const char *unit;       /* what muse_progress_update counts: "row" */
+	char phase[48];         /* of muse_progress_count, "" none */
 };
 void muse_progress_start(struct muse_progress *p, const char *prog, int on);
 /* A new input (a file name), shown at once; rate and ETA start from it. */
@@ -137,6 +139,18 @@ void muse_progress_update(struct muse_progress *p, uint64_t rows,
  * compressed file named by path, the file's size; -1 when unknown.
  */
 int64_t muse_progress_total(const muse_input *in, const char *path);
+/*
+ * A phase of work counted in records (a struct muse_progress_hook's
+ * report), drawn at once when the phase is new, then as updates are:
+ *
+ *     muse-merge: merging records: 1.2M of 3.4M (35%), 850k/s, ETA 3s
+ *
+ * total MUSE_PROGRESS_UNKNOWN (the same as MUSE_COUNT_UNKNOWN) leaves out
+ * "of", the percentage and the ETA;
+ * the rate shows once the phase has run half a second.
+ */
+void muse_progress_count(struct muse_progress *p, const char *phase,
+	uint64_t done, uint64_t total);
 /* A stage without counts ("merging"), drawn at once. */
 void muse_progress_note(struct muse_progress *p, const char *what);
 /* Erases the line, at the end or before other output on stderr. */

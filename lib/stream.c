@@ -606,6 +606,11 @@ muse_input *muse_reader_input(muse_reader *r)
 	return r->in;
 }
 
+uint64_t muse_reader_records(const muse_reader *r)
+{
+	return r->nrecords;
+}
+
 static int fail(muse_reader *r, struct muse_err *e, uint64_t off, int code,
 	const char *msg)
 {

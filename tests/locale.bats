@@ -2,7 +2,10 @@
 # Output does not depend on the locale (issue 9): the same query, stream
 # dump and error message give the same bytes under every locale the
 # machine has of these, and numbers always have a '.' decimal point.  The
-# programs never call setlocale(3); this keeps it so.
+# programs never call setlocale(3); this keeps it so.  When no locale
+# with a decimal comma is installed, one is compiled for the test with
+# localedef(1) into its own directory (LOCPATH), so that the comparison
+# can fail.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -13,17 +16,23 @@ setup_file() {
 	for t in impressions plays affinities; do
 		muse-ingest -o "$t.mev" "$t.csv" || return 1
 	done
-	muse-sketch -o store.msk impressions.mev plays.mev affinities.mev
+	muse-sketch -o store.msk impressions.mev plays.mev affinities.mev || return 1
+	if [ -f /usr/share/i18n/locales/de_DE ] && command -v localedef >/dev/null; then
+		mkdir -p loc && localedef -i de_DE -f UTF-8 loc/de_DE.UTF-8 2>/dev/null
+	fi
+	return 0
 }
 
 D=$BATS_FILE_TMPDIR
 # Locales whose decimal point is a comma come first: they are the test.
 WANT="de_DE.UTF-8 fr_FR.UTF-8 ru_RU.UTF-8 C.UTF-8 en_US.UTF-8"
 
-# The installed locales among WANT, as locale -a spells them.
+# The installed locales among WANT, as locale -a spells them, with the
+# test's own locale directory in LOCPATH.
+export LOCPATH=$D/loc
 installed() {
 	local w have
-	have=$(locale -a 2>/dev/null)
+	have=$(locale -a 2>/dev/null; ls "$LOCPATH" 2>/dev/null)
 	for w in $WANT; do
 		grep -ix "${w/UTF-8/utf8}" <<< "$have" || grep -ix "$w" <<< "$have" || true
 	done | head -n 5
@@ -57,6 +66,16 @@ outputs() {
 	done
 	[ -z "$missing" ] || echo "# locales not installed here:$missing" >&3
 	[ "$n" -gt 0 ] || fail "none of $WANT is installed"
+}
+
+@test "a locale with a decimal comma is among those compared" {
+	local l
+	for l in $(installed); do
+		[ "$(LC_ALL=$l python3 -c 'import locale
+locale.setlocale(locale.LC_ALL, "")
+print(locale.localeconv()["decimal_point"])' 2>/dev/null)" = , ] && return 0
+	done
+	skip "no locale with a decimal comma here, and none could be compiled"
 }
 
 @test "numbers use a '.' decimal point whatever LC_NUMERIC says" {

@@ -275,9 +275,16 @@ int muse_query_sort(muse_query *q, const char *spec, struct muse_err *e)
 	if (m < 0)
 		return muse_err_unknown(e, "metric", spec, n, metric_names,
 		    MUSE_NMETRICS);
-	if (colon && strcmp(colon, ":asc") != 0 && strcmp(colon, ":desc") != 0)
-		return muse_err_set(e, MUSE_EUSAGE,
-		    "bad --sort \"%s\" (METRIC, METRIC:asc or METRIC:desc)", spec);
+	if (colon && strcmp(colon, ":asc") != 0 && strcmp(colon, ":desc") != 0) {
+		static const char *const orders[] = { "asc", "desc" };
+		char near[256];
+
+		muse_suggest(colon + 1, strlen(colon + 1), orders, 2, "", near,
+		    sizeof(near));
+		return muse_err_set(e, MUSE_EUSAGE, near[0] ? "bad --sort order "
+		    "\"%s\"%s" : "bad --sort \"%s\" (METRIC, METRIC:asc or "
+		    "METRIC:desc)%s", near[0] ? colon + 1 : spec, near);
+	}
 	q->sort_metric = m;
 	q->sort_asc = colon && strcmp(colon, ":asc") == 0;
 	return 0;

@@ -77,6 +77,9 @@ usage_error() {
 	suggests "$p: unknown dimension \"mnth\"; did you mean \"month\"?" $p -b mnth "$s"
 	suggests "$p: unknown format \"jsno\"; did you mean \"json\"?" $p -o jsno "$s"
 	suggests "$p: unknown format \"xml\" (table, tsv, csv, json)" $p -o xml "$s"
+	suggests "$p: bad --sort order \"decs\"; did you mean \"desc\"?" $p --sort reach:decs "$s"
+	suggests "$p: bad --sort order \"dsc\"; did you mean \"asc\" or \"desc\"?" $p --sort reach:dsc "$s"
+	suggests "$p: bad --sort \"reach:up\" (METRIC, METRIC:asc or METRIC:desc)" $p --sort reach:up "$s"
 }
 
 @test "a filter value that matches nothing says so, with the nearest value of the store" {

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "dump.h"
+#include "suggest.h"
 
 static const char *prog = "muse-cat";
 
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
 	int status = MUSE_EXIT_OK;
 
 	muse_cli_setup();
-	while ((c = getopt_long(argc, argv, "cho:qV", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "cho:qV",
+	    longopts)) != -1) {
 		switch (c) {
 		case 'c':
 			check = 1;
@@ -99,9 +101,14 @@ int main(int argc, char **argv)
 				form = MUSE_DUMP_TSV;
 			else if (strcmp(optarg, "json") == 0)
 				form = MUSE_DUMP_JSON;
-			else
-				return muse_cli_usage_error(prog,
-				    "unknown format \"%s\" (tsv, json)", optarg);
+			else {
+				static const char *const forms[] = { "tsv", "json" };
+				struct muse_err ue;
+
+				muse_err_unknown(&ue, "format", optarg,
+				    strlen(optarg), forms, 2);
+				return muse_cli_usage_error(prog, "%s", ue.msg);
+			}
 			break;
 		case 'q':
 			quiet = 1;

@@ -16,14 +16,16 @@
 
 static const char *prog = "muse-delta";
 
-enum { OPT_IN_PLACE = CHAR_MAX + 1, OPT_REVERSE, OPT_SNAPSHOT_EVERY,
-	OPT_TO_VERSION };
+enum { OPT_IN_PLACE = CHAR_MAX + 1, OPT_PROGRESS, OPT_REVERSE,
+	OPT_SNAPSHOT_EVERY, OPT_TO_VERSION };
 
 static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "in-place", no_argument, NULL, OPT_IN_PLACE },
 	{ "output", required_argument, NULL, 'o' },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "reverse", required_argument, NULL, OPT_REVERSE },
 	{ "snapshot-every", required_argument, NULL, OPT_SNAPSHOT_EVERY },
 	{ "to-version", required_argument, NULL, OPT_TO_VERSION },
@@ -33,12 +35,14 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf("Usage: muse-delta diff [-f] [-o FILE] [--reverse FILE] [--to-version N] OLD NEW\n"
-	    "       muse-delta apply [-f] [-o FILE | --in-place] STORE DELTA...\n"
-	    "       muse-delta reverse [-f] [-o FILE] STORE DELTA\n"
+	printf("Usage: muse-delta diff [-fq] [-o FILE] [--progress] [--reverse FILE]\n"
+	    "                        [--to-version N] OLD NEW\n"
+	    "       muse-delta apply [-fq] [-o FILE | --in-place] [--progress]\n"
+	    "                        STORE DELTA...\n"
+	    "       muse-delta reverse [-fq] [-o FILE] [--progress] STORE DELTA\n"
 	    "       muse-delta stamp [-f] [-o FILE | --in-place] STORE VERSION\n"
 	    "       muse-delta info FILE...\n"
-	    "       muse-delta publish [--snapshot-every N] DIR STORE\n"
+	    "       muse-delta publish [-q] [--progress] [--snapshot-every N] DIR STORE\n"
 	    "       muse-delta checkout [-f] [-o FILE] DIR [VERSION]\n"
 	    "       muse-delta -h | -V\n"
 	    "Compute what changed between two versions of a store (a delta: upserts\n"
@@ -59,6 +63,9 @@ static void usage(void)
 	    "  -h, --help             show this help and exit\n"
 	    "      --in-place         replace STORE atomically (apply, stamp)\n"
 	    "  -o, --output FILE      write FILE (atomically) instead of stdout\n"
+	    "      --progress         show progress even when stderr is not a\n"
+	    "                         terminal (diff, apply, reverse, publish)\n"
+	    "  -q, --quiet            no progress\n"
 	    "      --reverse FILE     diff: also write the reverse delta to FILE\n"
 	    "      --snapshot-every N  publish: a whole store every N versions, 1 to\n"
 	    "                         100 (default 10); deltas between\n"
@@ -76,7 +83,16 @@ struct opts {
 	int set_version;
 	uint64_t to_version, snapshot_every;
 	int seen_snapshot;
+	/* Progress of diff, apply, reverse and publish: NULL when off. */
+	const struct muse_progress_hook *progress;
 };
+
+/* The library's progress reports, drawn on the line. */
+static void on_progress(void *ctx, const char *phase, uint64_t done,
+	uint64_t total)
+{
+	muse_progress_count(ctx, phase, done, total);
+}
 
 static int fail(const struct muse_err *e)
 {
@@ -116,7 +132,7 @@ static int cmd_diff(const struct opts *o, int argc, char **argv)
 		rv.name = o->reverse;
 	}
 	if (muse_delta_diff(argv[0], argv[1], o->set_version, o->to_version,
-	    &fwd, &rv, NULL, NULL, &e) ||
+	    &fwd, &rv, NULL, NULL, o->progress, &e) ||
 	    (o->reverse && muse_out_commit(&rev, &e)) ||
 	    muse_out_commit(&out, &e)) {
 		muse_out_abort(&out);
@@ -180,6 +196,7 @@ static int run_out(const struct opts *o, const char *store,
 struct apply_arg {
 	const char *const *deltas;
 	size_t n;
+	const struct muse_progress_hook *progress;
 };
 
 static int op_apply(const char *store, const struct muse_delta_out *out,
@@ -187,7 +204,8 @@ static int op_apply(const char *store, const struct muse_delta_out *out,
 {
 	const struct apply_arg *a = arg;
 
-	return muse_delta_apply(store, a->deltas, a->n, out, NULL, NULL, e);
+	return muse_delta_apply(store, a->deltas, a->n, out, NULL, NULL,
+	    a->progress, e);
 }
 
 static int op_stamp(const char *store, const struct muse_delta_out *out,
@@ -222,6 +240,7 @@ static int cmd_apply(const struct opts *o, int argc, char **argv)
 		return MUSE_EXIT_ERROR;
 	a.deltas = (const char *const *)argv + 1;
 	a.n = (size_t)argc - 1;
+	a.progress = o->progress;
 	return run_out(o, argv[0], op_apply, &a);
 }
 
@@ -256,7 +275,7 @@ static int cmd_reverse(const struct opts *o, int argc, char **argv)
 	rv.fp = out.fp;
 	rv.name = o->output ? o->output : "<stdout>";
 	if (muse_delta_apply(argv[0], (const char *const *)argv + 1, 1, NULL,
-	    &rv, NULL, &e) || muse_out_commit(&out, &e)) {
+	    &rv, NULL, o->progress, &e) || muse_out_commit(&out, &e)) {
 		muse_out_abort(&out);
 		return fail(&e);
 	}
@@ -310,7 +329,8 @@ static int cmd_publish(const struct opts *o, int argc, char **argv)
 	muse_err_clear(&e);
 	if (argc != 2)
 		return muse_cli_usage_error(prog, "publish takes DIR and STORE");
-	if (muse_publish(argv[0], argv[1], o->snapshot_every, NULL, &e))
+	if (muse_publish(argv[0], argv[1], o->snapshot_every, NULL, o->progress,
+	    &e))
 		return fail(&e);
 	return MUSE_EXIT_OK;
 }
@@ -394,10 +414,13 @@ int main(int argc, char **argv)
 	unsigned given = 0;
 	const char *cmd;
 	size_t k;
-	int c;
+	int c, progress = 0, quiet = 0, status;
+	struct muse_progress pr;
+	struct muse_progress_hook hook = { on_progress, &pr };
 
 	muse_cli_setup();
-	while ((c = getopt_long(argc, argv, "fho:V", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "fho:qV",
+	    longopts)) != -1) {
 		switch (c) {
 		case 'f':
 			o.force = 1;
@@ -413,6 +436,12 @@ int main(int argc, char **argv)
 		case 'o':
 			o.output = optarg;
 			given |= O_OUTPUT;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
+		case 'q':
+			quiet = 1;
 			break;
 		case OPT_REVERSE:
 			o.reverse = optarg;
@@ -445,8 +474,15 @@ int main(int argc, char **argv)
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
 		if (strcmp(cmd, cmds[k].name) == 0)
 			break;
-	if (k == sizeof(cmds) / sizeof(cmds[0]))
-		return muse_cli_usage_error(prog, "unknown command \"%s\"", cmd);
+	if (k == sizeof(cmds) / sizeof(cmds[0])) {
+		const char *known[sizeof(cmds) / sizeof(cmds[0])];
+		char near[256];
+
+		for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+			known[k] = cmds[k].name;
+		return muse_cli_usage_error(prog, "unknown command \"%s\"%s", cmd,
+		    muse_cli_suggest(cmd, known, k, near, sizeof(near)));
+	}
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((given & names[i].bit) && !(cmds[k].opts & names[i].bit))
 			return muse_cli_usage_error(prog, "%s is not an option of %s",
@@ -454,6 +490,11 @@ int main(int argc, char **argv)
 	if (o.in_place && o.output)
 		return muse_cli_usage_error(prog,
 		    "--in-place and --output exclude each other");
-	return muse_cli_close_stdout(prog,
-	    cmds[k].run(&o, argc - optind, argv + optind));
+	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
+	pr.name = cmd;
+	if (pr.on)
+		o.progress = &hook;
+	status = cmds[k].run(&o, argc - optind, argv + optind);
+	muse_progress_end(&pr);
+	return muse_cli_close_stdout(prog, status);
 }

@@ -212,9 +212,8 @@ int main(int argc, char **argv)
 	muse_cli_setup();
 	memset(sink, 0, sizeof(sink));
 	memset(out, 0, sizeof(out));
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:fhO:o:qs:T:u:V", longopts,
-	    NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "d:fhO:o:qs:T:u:V",
+	    longopts)) != -1) {
 		switch (c) {
 		case 'd':
 			if (muse_cli_u64(optarg, 1, MUSE_GEN_MAX_DAYS,
@@ -252,10 +251,8 @@ int main(int argc, char **argv)
 			start = optarg;
 			break;
 		case OPT_TABLE:
-			if ((table = muse_table_parse(optarg)) < 0)
-				return muse_cli_usage_error(prog, "unknown "
-				    "table \"%s\": expected impressions, "
-				    "plays, affinities or assets", optarg);
+			if ((table = muse_table_lookup(optarg, &e)) < 0)
+				return muse_cli_usage_error(prog, "%s", e.msg);
 			break;
 		case 'T':
 			if (muse_cli_u64(optarg, 1, MUSE_GEN_MAX_TITLES,
@@ -272,15 +269,8 @@ int main(int argc, char **argv)
 		case 'V':
 			muse_cli_version(prog);
 			return muse_cli_close_stdout(prog, MUSE_EXIT_OK);
-		case ':':
-			return muse_cli_usage_error(prog, "option \"%s\" needs "
-			    "a value", argv[optind - 1]);
 		default:
-			if (optopt > 0 && optopt <= CHAR_MAX)
-				return muse_cli_usage_error(prog, "unknown "
-				    "option \"-%c\"", optopt);
-			return muse_cli_usage_error(prog, "unknown option "
-			    "\"%s\"", argv[optind - 1]);
+			return muse_cli_usage_error(prog, MUSE_GETOPT_ERROR);
 		}
 	}
 	if (optind < argc)

@@ -261,7 +261,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	memset(&j, 0, sizeof(j));
-	while ((c = getopt_long(argc, argv, "fho:O:qt:V", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "fho:O:qt:V",
+	    longopts)) != -1) {
 		switch (c) {
 		case OPT_BUCKETS:
 			if (muse_cli_u64(optarg, 1, MUSE_TABLE_BUCKETS_MAX, &v))
@@ -303,11 +304,9 @@ int main(int argc, char **argv)
 			rejects_path = optarg;
 			break;
 		case 't':
-			j.table = muse_table_parse(optarg);
+			j.table = muse_table_lookup(optarg, &e);
 			if (j.table < 0)
-				return muse_cli_usage_error(prog,
-				    "unknown table \"%s\" (impressions, plays, "
-				    "affinities, assets)", optarg);
+				return muse_cli_usage_error(prog, "%s", e.msg);
 			break;
 		case 'V':
 			muse_cli_version(prog);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "merge.h"
 #include "opts.h"
+#include "suggest.h"
 
 static const char *prog = "muse-merge";
 
@@ -52,6 +53,13 @@ static void usage(void)
 	    "usage, I/O).\n");
 }
 
+/* The library's progress reports, drawn on the line. */
+static void on_progress(void *ctx, const char *phase, uint64_t done,
+	uint64_t total)
+{
+	muse_progress_count(ctx, phase, done, total);
+}
+
 int main(int argc, char **argv)
 {
 	struct muse_merge_opts o = {
@@ -69,7 +77,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "fho:qV", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "fho:qV",
+	    longopts)) != -1) {
 		switch (c) {
 		case OPT_DROP:
 			if (muse_parse_dims(optarg, &o.drop, &e))
@@ -102,9 +111,14 @@ int main(int argc, char **argv)
 				o.rollup = MUSE_GRAIN_MONTH;
 			else if (strcmp(optarg, "all") == 0)
 				o.drop |= 1u << MUSE_DIM_DATE;
-			else
-				return muse_cli_usage_error(prog,
-				    "bad --rollup \"%s\" (week, month, all)", optarg);
+			else {
+				static const char *const grains[] = { "week", "month",
+					"all" };
+
+				muse_err_unknown(&e, "rollup", optarg,
+				    strlen(optarg), grains, 3);
+				return muse_cli_usage_error(prog, "%s", e.msg);
+			}
 			break;
 		case 'V':
 			muse_cli_version(prog);
@@ -115,15 +129,19 @@ int main(int argc, char **argv)
 	}
 	if (o.tmpdir == NULL || *o.tmpdir == '\0')
 		o.tmpdir = "/tmp";
+	/*
+	 * Progress names each input as it is read (with the records the
+	 * library spools from it), then the merge with its count of records.
+	 */
+	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
+	if (pr.on) {
+		o.progress.fn = on_progress;
+		o.progress.ctx = &pr;
+	}
 	if ((m = muse_merge_new(&o, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;
 	}
-	/*
-	 * Progress names each input as it is read, then the merge: the
-	 * library reads each one whole, and merges in one call.
-	 */
-	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
 	if (optind == argc) {
 		muse_progress_input(&pr, "<stdin>");
 		if (muse_merge_add(m, "-", &e))
@@ -142,6 +160,7 @@ int main(int argc, char **argv)
 
 		snprintf(what, sizeof(what), "merging %d input%s", n,
 		    n > 1 ? "s" : "");
+		pr.name = NULL;     /* the merge is of all inputs */
 		muse_progress_note(&pr, what);
 	}
 	if (status == MUSE_EXIT_OK &&

@@ -384,8 +384,8 @@ int main(int argc, char **argv)
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;
 	}
-	while ((c = getopt_long(argc, argv, "a:b:c:d:hm:o:s:t:V", longopts,
-	    NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "a:b:c:d:hm:o:s:t:V",
+	    longopts)) != -1) {
 		switch (c) {
 		case 'a':
 			rc = muse_query_filter(q, MUSE_DIM_ASSET, optarg, &e);

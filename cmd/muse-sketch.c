@@ -122,7 +122,35 @@ struct dir_opts {
 #define ROW_BYTES 100
 #define STREAM_BYTE_FACTOR 8
 
-static int add_input(muse_build *b, const char *path, struct muse_progress *p);
+/*
+ * The library's progress reports (struct muse_progress_hook) drawn on the
+ * line: while an input is read, its records with the bytes of it read so
+ * far (an input may hold several streams: cat *.mev | muse-sketch), then
+ * the phases of muse_build_finish with their counts.
+ */
+struct shown {
+	struct muse_progress *p;
+	muse_reader *r;           /* the input being read, or NULL */
+	int64_t total;            /* its size, or -1 */
+	uint64_t before;          /* records of its streams read before */
+	uint64_t now;             /* of the stream being read */
+};
+
+static void on_progress(void *ctx, const char *phase, uint64_t done,
+	uint64_t total)
+{
+	struct shown *s = ctx;
+
+	if (s->r != NULL && strcmp(phase, "reading records") == 0) {
+		s->now = done;
+		muse_progress_update(s->p, s->before + done,
+		    muse_input_consumed(muse_reader_input(s->r)), s->total);
+		return;
+	}
+	muse_progress_count(s->p, phase, done, total);
+}
+
+static int add_input(muse_build *b, const char *path, struct shown *s);
 
 /*
  * Before any pass: picks the version of each table directory (the newest
@@ -215,7 +243,7 @@ static int prepare(char **inputs, int n, struct muse_build_opts *o,
  */
 static int add_dir(muse_build *b, const char *dir, uint64_t version,
 	const struct muse_build_opts *o, const struct dir_opts *d,
-	struct muse_progress *p)
+	struct shown *p)
 {
 	struct muse_manifest m;
 	struct muse_err e;
@@ -260,7 +288,7 @@ static int add_dir(muse_build *b, const char *dir, uint64_t version,
  * sub-bucket of users) of a job split to fit --memory.
  */
 static int build_once(const struct muse_build_opts *o, char **inputs, int n,
-	const struct dir_opts *d, struct muse_progress *pr, FILE *out,
+	const struct dir_opts *d, struct shown *pr, FILE *out,
 	const char *name)
 {
 	struct muse_err e;
@@ -278,7 +306,7 @@ static int build_once(const struct muse_build_opts *o, char **inputs, int n,
 		rc = d->pinned[i] ? add_dir(b, inputs[i], d->pinned[i], o, d, pr) :
 		    add_input(b, inputs[i], pr);
 	if (rc == 0) {
-		muse_progress_note(pr, "joining and writing sketches");
+		pr->p->name = NULL;   /* the phases are of all inputs */
 		if (muse_build_finish(b, out, name, &e)) {
 			muse_cli_err(prog, &e);
 			rc = -1;
@@ -297,10 +325,11 @@ static int build_once(const struct muse_build_opts *o, char **inputs, int n,
  */
 static int build_passes(const struct muse_build_opts *o, unsigned k,
 	size_t memory, char **inputs, int n, const struct dir_opts *d,
-	struct muse_progress *pr, FILE *out, const char *name)
+	struct shown *pr, FILE *out, const char *name)
 {
 	const char *tmpdir = getenv("TMPDIR");
-	struct muse_merge_opts mo = { .rollup = -1, .memory = memory };
+	struct muse_merge_opts mo = { .rollup = -1, .memory = memory,
+		.progress = o->progress };
 	struct muse_err e;
 	muse_merge *m;
 	int *fds = calloc(k, sizeof(int)), rc = 0;
@@ -333,7 +362,7 @@ static int build_passes(const struct muse_build_opts *o, unsigned k,
 			break;
 		}
 		snprintf(note, sizeof(note), "pass %u of %u", j + 1, k);
-		muse_progress_note(pr, note);
+		muse_progress_note(pr->p, note);
 		if (d->verbose)
 			fprintf(stderr, "%s: %s (users of bucket %u of %u)\n", prog,
 			    note, po.bucket, po.nbuckets);
@@ -345,7 +374,7 @@ static int build_passes(const struct muse_build_opts *o, unsigned k,
 		}
 	}
 	if (rc == 0 && (m = muse_merge_new(&mo, &e)) != NULL) {
-		muse_progress_note(pr, "merging the passes");
+		muse_progress_note(pr->p, "merging the passes");
 		for (unsigned j = 0; j < k && rc == 0; j++) {
 			char path[64];
 
@@ -368,12 +397,9 @@ static int build_passes(const struct muse_build_opts *o, unsigned k,
 	return rc ? -1 : 0;
 }
 
-/*
- * Progress comes between streams: muse_build_add reads a whole stream, and
- * an input holds one or more (cat *.mev | muse-sketch).
- */
-static int add_input(muse_build *b, const char *path, struct muse_progress *p)
+static int add_input(muse_build *b, const char *path, struct shown *s)
 {
+	struct muse_progress *p = s->p;
 	struct muse_err e;
 	struct muse_header h;
 	muse_input *in;
@@ -392,13 +418,17 @@ static int add_input(muse_build *b, const char *path, struct muse_progress *p)
 		muse_cli_err(prog, &e);
 		return -1;
 	}
+	s->r = r;
+	s->total = total;
+	s->before = s->now = 0;
 	while ((rc = muse_reader_next_stream(r, &h, &e)) == 1) {
 		streams++;
 		if ((rc = muse_build_add(b, r, &h, &e)) < 0)
 			break;
-		muse_progress_update(p, MUSE_PROGRESS_UNKNOWN,
-		    muse_input_consumed(muse_reader_input(r)), total);
+		s->before += s->now;
+		s->now = 0;
 	}
+	s->r = NULL;
 	/* An empty input is a stream cut to nothing, never an empty table. */
 	if (rc == 0 && streams == 0)
 		rc = muse_err_set(&e, MUSE_ETRUNC, "empty input (no stream)");
@@ -424,6 +454,7 @@ int main(int argc, char **argv)
 	struct muse_err e;
 	struct muse_out out;
 	struct muse_progress pr;
+	struct shown shown = { .p = &pr };
 	const char *output = NULL;
 	struct dir_opts d = { 0 };
 	size_t memory = 0;
@@ -434,7 +465,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "b:d:fho:qvV", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "b:d:fho:qvV",
+	    longopts)) != -1) {
 		switch (c) {
 		case OPT_AS_OF:
 			if (muse_cli_u64(optarg, 1, UINT64_MAX, &d.as_of))
@@ -545,14 +577,19 @@ int main(int argc, char **argv)
 		}
 	}
 	muse_progress_start(&pr, prog, muse_cli_progress_wanted(progress, quiet));
+	pr.unit = "record";
+	if (pr.on) {
+		o.progress.fn = on_progress;
+		o.progress.ctx = &shown;
+	}
 	if (muse_out_open(&out, output, 1, force, &e)) {
 		muse_cli_err(prog, &e);
 		status = MUSE_EXIT_ERROR;
 	} else {
 		int rc = passes > 1 ?
 		    build_passes(&o, (unsigned)passes, memory, argv + optind,
-			argc - optind, &d, &pr, out.fp, output) :
-		    build_once(&o, argv + optind, argc - optind, &d, &pr, out.fp,
+			argc - optind, &d, &shown, out.fp, output) :
+		    build_once(&o, argv + optind, argc - optind, &d, &shown, out.fp,
 			output);
 
 		if (rc == 0 && muse_out_commit(&out, &e)) {

@@ -30,6 +30,9 @@
  * built only at the end, from the sorted, deduplicated vectors: coupons
  * then arrive in ascending order, the cheap case for a sparse sketch.
  * Cells are sorted by key and written in order.
+ *
+ * Progress goes to the caller's hook (o.progress), every
+ * MUSE_PROGRESS_EVERY records of each phase.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -392,6 +395,7 @@ int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
 	struct muse_event ev;
 	const uint8_t *rec;
 	size_t n;
+	uint64_t nread = 0;
 	int rc;
 	int64_t from = b->o.day_from * 86400, to = (b->o.day_to + 1) * 86400;
 	int64_t wfrom = from - (int64_t)b->o.window_s;
@@ -405,7 +409,11 @@ int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
 		muse_err_where(e, muse_reader_name(r), 0, muse_reader_stream_offset(r));
 		return muse_err_set(e, MUSE_EPARAM, "user-id hashing differs");
 	}
+	muse_progress_report(&b->o.progress, "reading records", 0, MUSE_COUNT_UNKNOWN);
 	while ((rc = muse_reader_next(r, &rec, &n, e)) == 1) {
+		if (++nread % MUSE_PROGRESS_EVERY == 0)
+			muse_progress_report(&b->o.progress, "reading records", nread,
+			    MUSE_COUNT_UNKNOWN);
 		if ((rc = muse_event_decode(h->table, rec, n, &ev, e))) {
 			muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
 			return rc;
@@ -447,6 +455,9 @@ int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
 				goto nomem;
 		}
 	}
+	if (rc == 0)
+		muse_progress_report(&b->o.progress, "reading records", nread,
+		    MUSE_COUNT_UNKNOWN);
 	return rc;
 nomem:
 	return muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -641,13 +652,21 @@ static int join(muse_build *b)
 {
 	size_t ii = 0, pi = 0, ai = 0;
 	uint32_t *segs = NULL;
-	size_t segcap = 0;
+	size_t segcap = 0, next = MUSE_PROGRESS_EVERY;
+	uint64_t total = (uint64_t)b->imps.n + b->plays.n;
 	int with_segments = b->o.dims & 1u << MUSE_DIM_SEGMENT;
 	int rc = 0;
 
+	muse_progress_report(&b->o.progress, "joining events", 0, total);
 	while (ii < b->imps.n || pi < b->plays.n) {
 		struct muse_uid u;
 		size_t nsegs = 0, ie, pe;
+
+		if (ii + pi >= next) {
+			muse_progress_report(&b->o.progress, "joining events",
+			    ii + pi, total);
+			next = ii + pi + MUSE_PROGRESS_EVERY;
+		}
 
 		/* The next user with impressions or plays. */
 		if (ii < b->imps.n && (pi >= b->plays.n ||
@@ -702,6 +721,7 @@ static int join(muse_build *b)
 		ii = ie;
 		pi = pe;
 	}
+	muse_progress_report(&b->o.progress, "joining events", total, total);
 out:
 	free(segs);
 	return rc;
@@ -848,6 +868,8 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	int rc;
 
 	memset(&acc, 0, sizeof(acc));
+	muse_progress_report(&b->o.progress, "sorting events", 0,
+	    MUSE_COUNT_UNKNOWN);
 	if (renumber(b))
 		goto nomem;
 	if (sort_by_user(b->imps.v, b->imps.n, sizeof(struct imp),
@@ -874,6 +896,9 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 		struct muse_key key;
 		uint32_t sid[MUSE_NDIMS];
 
+		if (i % MUSE_PROGRESS_EVERY == 0)
+			muse_progress_report(&b->o.progress, "writing sketches", i,
+			    b->cells.n);
 		sid[MUSE_DIM_TITLE] = t->title;
 		sid[MUSE_DIM_ASSET] = t->asset;
 		sid[MUSE_DIM_SEGMENT] = c->seg;
@@ -900,6 +925,9 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 			goto done;
 	}
 	rc = muse_writer_finish(w, e);
+	if (rc == 0)
+		muse_progress_report(&b->o.progress, "writing sketches",
+		    b->cells.n, b->cells.n);
 	goto done;
 nomem:
 	rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");

@@ -20,6 +20,12 @@ struct muse_build_opts {
 	int has_dates;            /* count only the days from..to */
 	int64_t day_from, day_to;
 	uint32_t bucket, nbuckets; /* nbuckets 0: all users */
+	/*
+	 * Phases: "reading records" (of the stream muse_build_add reads),
+	 * then in muse_build_finish "sorting events", "joining events" (of
+	 * all impressions and plays) and "writing sketches" (of all keys).
+	 */
+	struct muse_progress_hook progress;
 };
 
 typedef struct muse_build muse_build;

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
@@ -23,6 +24,7 @@
 #include <zstd.h>
 
 #include "cli.h"
+#include "suggest.h"
 
 #define MAX_TEMPS 16
 static char *volatile temps[MAX_TEMPS];
@@ -95,6 +97,93 @@ int muse_cli_usage_error(const char *prog, const char *fmt, ...)
 	}
 	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 	return MUSE_EXIT_ERROR;
+}
+
+const char *muse_cli_suggest(const char *word, const char *const *names,
+	size_t count, char *buf, size_t size)
+{
+	return muse_suggest(word, strlen(word), names, count, "", buf, size);
+}
+
+/* The message for a long option getopt_long refused: arg is "--name[=v]". */
+static void long_option_error(const char *prog, const char *arg, int known,
+	const struct option *longopts)
+{
+	const char *name = arg + 2;
+	size_t n = strcspn(name, "=");
+	struct muse_near nr;
+	char buf[512];
+	int prefixed = 0;
+
+	if (known) {
+		/* getopt_long gives optopt only for an option it found. */
+		muse_cli_warn(prog, "option \"--%.*s\" takes no value", (int)n,
+		    name);
+		return;
+	}
+	for (const struct option *o = longopts; o->name != NULL; o++)
+		if (strncmp(o->name, name, n) == 0)
+			prefixed++;
+	if (prefixed > 1) {
+		int i = 0;
+		size_t len;
+
+		snprintf(buf, sizeof(buf), "option \"--%.*s\" is ambiguous:",
+		    (int)n, name);
+		for (const struct option *o = longopts; o->name != NULL; o++) {
+			if (strncmp(o->name, name, n) != 0)
+				continue;
+			len = strlen(buf);
+			snprintf(buf + len, sizeof(buf) - len, "%s\"--%s\"",
+			    i == 0 ? " " : i + 1 == prefixed ? " or " : ", ",
+			    o->name);
+			i++;
+		}
+		muse_cli_warn(prog, "%s", buf);
+		return;
+	}
+	muse_near_init(&nr, name, n);
+	for (const struct option *o = longopts; o->name != NULL; o++)
+		muse_near_offer(&nr, o->name, strlen(o->name));
+	muse_cli_warn(prog, "unknown option \"--%.*s\"%s", (int)n, name,
+	    muse_near_phrase(&nr, "--", buf, sizeof(buf)));
+}
+
+int muse_cli_getopt(const char *prog, int argc, char **argv,
+	const char *shortopts, const struct option *longopts)
+{
+	char opts[128];
+	int before = optind, c;
+
+	/* A leading ':' makes a missing value ':' rather than '?'. */
+	snprintf(opts, sizeof(opts), ":%s",
+	    shortopts[0] == ':' ? shortopts + 1 : shortopts);
+	opterr = 0;
+	c = getopt_long(argc, argv, opts, longopts, NULL);
+	if (c != '?' && c != ':')
+		return c;
+	/*
+	 * A long option is always a whole word, which getopt_long has passed
+	 * (optind moved on); a bad short option may sit inside "-qz".
+	 */
+	if (optind > before && optind - 1 < argc &&
+	    strncmp(argv[optind - 1], "--", 2) == 0 && argv[optind - 1][2]) {
+		const char *arg = argv[optind - 1];
+
+		if (c == ':')
+			muse_cli_warn(prog, "option \"%.*s\" needs a value",
+			    (int)strcspn(arg, "="), arg);
+		else
+			long_option_error(prog, arg, optopt != 0, longopts);
+	} else if (c == ':') {
+		muse_cli_warn(prog, "option \"-%c\" needs a value", optopt);
+	} else if (optopt > 0 && optopt <= CHAR_MAX) {
+		muse_cli_warn(prog, "unknown option \"-%c\"", optopt);
+	} else {
+		muse_cli_warn(prog, "unknown option \"%s\"",
+		    optind > 0 && optind - 1 < argc ? argv[optind - 1] : "?");
+	}
+	return '?';
 }
 
 int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -443,7 +532,8 @@ void muse_progress_update(struct muse_progress *p, uint64_t rows,
 	}
 	if (rows != MUSE_PROGRESS_UNKNOWN) {
 		put_count(num, sizeof(num), rows);
-		put(&line, "%s%s row%s", sep, num, rows == 1 ? "" : "s");
+		put(&line, "%s%s %s%s", sep, num, p->unit ? p->unit : "row",
+		    rows == 1 ? "" : "s");
 		sep = ", ";
 	}
 	if (bytes != MUSE_PROGRESS_UNKNOWN) {
@@ -469,6 +559,55 @@ void muse_progress_update(struct muse_progress *p, uint64_t rows,
 	draw(p, line.s);
 }
 
+void muse_progress_count(struct muse_progress *p, const char *phase,
+	uint64_t done, uint64_t total)
+{
+	struct text line = { .len = 0 };
+	char num[32];
+	uint64_t t, dt;
+	double rate;
+
+	if (!p->on)
+		return;
+	t = now_ns();
+	if (strncmp(p->phase, phase, sizeof(p->phase) - 1) != 0) {
+		snprintf(p->phase, sizeof(p->phase), "%s", phase);
+		p->start_ns = t;
+		p->next_ns = 0;     /* a new phase is drawn at once */
+	}
+	if (t < p->next_ns)
+		return;
+	p->next_ns = t + PROGRESS_INTERVAL_NS;
+	dt = t - p->start_ns;
+	rate = dt >= PROGRESS_MIN_RATE_NS ? (double)done / ((double)dt / 1e9) : 0;
+	line.s[0] = '\0';
+	if (p->name != NULL)
+		put(&line, "%s: ", p->name);
+	put(&line, "%s", p->phase);
+	if (done == 0 && total == MUSE_PROGRESS_UNKNOWN) {
+		draw(p, line.s);      /* a phase that does not count */
+		return;
+	}
+	put_count(num, sizeof(num), done);
+	put(&line, ": %s", num);
+	if (total != MUSE_PROGRESS_UNKNOWN && done <= total) {
+		put_count(num, sizeof(num), total);
+		put(&line, " of %s", num);
+		if (total > 0)
+			put(&line, " (%d%%)", (int)(100.0 * (double)done /
+			    (double)total));
+	}
+	if (rate > 0) {
+		put_count(num, sizeof(num), (uint64_t)(rate + 0.5));
+		put(&line, ", %s/s", num);
+		if (total != MUSE_PROGRESS_UNKNOWN && done <= total) {
+			put_eta(num, sizeof(num), (double)(total - done) / rate);
+			put(&line, ", ETA %s", num);
+		}
+	}
+	draw(p, line.s);
+}
+
 void muse_progress_note(struct muse_progress *p, const char *what)
 {
 	if (!p->on)
@@ -482,6 +621,7 @@ void muse_progress_input(struct muse_progress *p, const char *name)
 	if (!p->on)
 		return;
 	p->name = name;
+	p->phase[0] = '\0';
 	/* At once: the line names the input before. */
 	muse_progress_note(p, name);
 	p->start_ns = now_ns();

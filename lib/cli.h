@@ -9,6 +9,7 @@
 #ifndef MUSE_CLI_H
 #define MUSE_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,6 +35,31 @@ void muse_cli_err(const char *prog, const struct muse_err *e);
 int muse_cli_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define MUSE_GETOPT_ERROR NULL
+
+/*
+ * getopt_long with the toolkit's messages.  It returns what getopt_long
+ * returns, except that on an error it prints the reason and returns '?'
+ * (the caller then calls muse_cli_usage_error(prog, MUSE_GETOPT_ERROR)):
+ *
+ *     muse-query: unknown option "--sotr"; did you mean "--sort"?
+ *     muse-query: option "--by" needs a value
+ *     muse-query: option "--s" is ambiguous: "--segment", "--serve", ...
+ *     muse-query: option "--help" takes no value
+ *     muse-query: unknown option "-x"
+ *
+ * An unknown long option is compared with every name of longopts
+ * (lib/suggest.h says when one is close enough to be offered).
+ */
+int muse_cli_getopt(const char *prog, int argc, char **argv,
+	const char *shortopts, const struct option *longopts);
+
+/*
+ * The suggestion for an unknown word among names (see lib/suggest.h),
+ * as muse_suggest: "" or "; did you mean \"X\"?".  For messages such as
+ * "unknown command \"%s\"%s".
+ */
+const char *muse_cli_suggest(const char *word, const char *const *names,
+	size_t count, char *buf, size_t size);
 
 /* Strict unsigned decimal in [min, max]; 0 or -1.  No sign, no spaces. */
 int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
@@ -96,8 +122,10 @@ struct muse_progress {
 	int plain;              /* no escape sequences */
 	size_t cols;            /* the terminal's width, 0 if unknown */
 	size_t shown;           /* columns of the line on the screen, 0 none */
-	uint64_t start_ns;      /* when the current input began */
+	uint64_t start_ns;      /* when the current input or phase began */
 	uint64_t next_ns;       /* no redraw before this */
+	const char *unit;       /* what muse_progress_update counts: "row" */
+	char phase[48];         /* of muse_progress_count, "" none */
 };
 void muse_progress_start(struct muse_progress *p, const char *prog, int on);
 /* A new input (a file name), shown at once; rate and ETA start from it. */
@@ -114,6 +142,18 @@ void muse_progress_update(struct muse_progress *p, uint64_t rows,
  * compressed file named by path, the file's size; -1 when unknown.
  */
 int64_t muse_progress_total(const muse_input *in, const char *path);
+/*
+ * A phase of work counted in records (a struct muse_progress_hook's
+ * report), drawn at once when the phase is new, then as updates are:
+ *
+ *     muse-merge: merging records: 1.2M of 3.4M (35%), 850k/s, ETA 3s
+ *
+ * total MUSE_PROGRESS_UNKNOWN (the same as MUSE_COUNT_UNKNOWN) leaves out
+ * "of", the percentage and the ETA;
+ * the rate shows once the phase has run half a second.
+ */
+void muse_progress_count(struct muse_progress *p, const char *phase,
+	uint64_t done, uint64_t total);
 /* A stage without counts ("merging"), drawn at once. */
 void muse_progress_note(struct muse_progress *p, const char *what);
 /* Erases the line, at the end or before other output on stderr. */

@@ -611,12 +611,14 @@ static void fill_info(struct muse_delta_info *info, const struct muse_header *h,
 int muse_delta_diff(const char *old_path, const char *new_path,
 	int set_version, uint64_t to_version, const struct muse_delta_out *fwd,
 	const struct muse_delta_out *rev, const struct muse_delta_out *copy,
-	struct muse_delta_info *info, struct muse_err *e)
+	struct muse_delta_info *info, const struct muse_progress_hook *progress,
+	struct muse_err *e)
 {
 	struct src *a = NULL, *b = NULL;
 	muse_writer *wf = NULL, *wr = NULL, *wc = NULL;
 	struct muse_buf scratch = { 0 };
 	uint64_t ups = 0, dels = 0, from_v, to_v;
+	uint64_t total = MUSE_COUNT_UNKNOWN, next = MUSE_PROGRESS_EVERY;
 	int rc = 0;
 
 	muse_err_clear(e);
@@ -636,6 +638,17 @@ int muse_delta_diff(const char *old_path, const char *new_path,
 	    MUSE_KIND_DELTA, e)) == NULL) || (wanted(copy) &&
 	    (wc = new_writer(copy, &a->h, MUSE_KIND_SKETCH, e)) == NULL))
 		goto out;
+	if (progress != NULL && progress->fn != NULL) {
+		struct muse_err pe;
+		uint64_t v, c, ra, rb;
+
+		/* Both counts from the stores' footers, when they have them. */
+		muse_err_clear(&pe);
+		if (store_ahead(old_path, &v, &c, &ra, &pe) == 1 &&
+		    store_ahead(new_path, &v, &c, &rb, &pe) == 1)
+			total = ra + rb;
+		muse_progress_report(progress, "comparing records", 0, total);
+	}
 	if ((rc = src_next(a, e)) < 0 || (rc = src_next(b, e)) < 0)
 		goto out;
 	while (a->have || b->have) {
@@ -643,6 +656,11 @@ int muse_delta_diff(const char *old_path, const char *new_path,
 		    muse_key_cmp(a->dims, &a->key, &b->key);
 
 		rc = 0;
+		if (a->count + b->count >= next) {
+			muse_progress_report(progress, "comparing records",
+			    a->count + b->count, total);
+			next = a->count + b->count + MUSE_PROGRESS_EVERY;
+		}
 		if (c < 0) {
 			dels++;
 			if ((wf && (rc = put_op(wf, &scratch, MUSE_DELTA_DELETE,
@@ -689,6 +707,8 @@ int muse_delta_diff(const char *old_path, const char *new_path,
 	    (wr && (rc = muse_writer_finish(wr, e))) ||
 	    (wc && (rc = muse_writer_finish(wc, e))))
 		goto out;
+	muse_progress_report(progress, "comparing records", a->count + b->count,
+	    total);
 	fill_info(info, &a->h, from_v, src_content(a), a->count, to_v,
 	    src_content(b), b->count);
 	if (info) {
@@ -713,7 +733,7 @@ out:
 int muse_delta_apply(const char *store_path, const char *const *deltas,
 	size_t n, const struct muse_delta_out *out,
 	const struct muse_delta_out *rev, struct muse_delta_info *info,
-	struct muse_err *e)
+	const struct muse_progress_hook *progress, struct muse_err *e)
 {
 	struct ahead *ah = NULL;
 	struct src *base = NULL, **lv = NULL, **dl = NULL, *top;
@@ -787,11 +807,19 @@ int muse_delta_apply(const char *store_path, const char *const *deltas,
 		rc = e->code;
 		goto out;
 	}
-	while ((rc = src_next(top, e)) == 1)
+	muse_progress_report(progress, "applying deltas", 0,
+	    ah[n - 1].f.to_records);
+	while ((rc = src_next(top, e)) == 1) {
+		if (top->count % MUSE_PROGRESS_EVERY == 0)
+			muse_progress_report(progress, "applying deltas", top->count,
+			    ah[n - 1].f.to_records);
 		if (w && (rc = muse_writer_add(w, top->rec, top->n, e)))
 			goto out;
+	}
 	if (rc < 0)
 		goto out;
+	muse_progress_report(progress, "applying deltas", top->count,
+	    ah[n - 1].f.to_records);
 	/* A delta read twice must have said the same both times. */
 	for (size_t i = 0; i < n; i++)
 		if (memcmp(&dl[i]->foot, &ah[i].f, sizeof(ah[i].f)) != 0) {
@@ -1293,7 +1321,7 @@ static int build(const char *dir, const char *base, uint64_t b, uint64_t v,
 			rc = muse_delta_stamp(base, v, &out, e);
 		else
 			rc = muse_delta_apply(base, (const char *const *)ds, k, &out,
-			    NULL, NULL, e);
+			    NULL, NULL, NULL, e);
 		if (rc == 0)
 			rc = muse_delta_file_commit(&f, e);
 		else
@@ -1521,7 +1549,8 @@ static void prune_cache(const char *dir, uint64_t v)
 }
 
 int muse_publish(const char *dir, const char *new_path,
-	uint64_t snapshot_every, uint64_t *version, struct muse_err *e)
+	uint64_t snapshot_every, uint64_t *version,
+	const struct muse_progress_hook *progress, struct muse_err *e)
 {
 	struct muse_delta_file ff = { 0 }, fr = { 0 }, fc = { 0 };
 	struct muse_delta_out of, orv, oc;
@@ -1591,7 +1620,7 @@ int muse_publish(const char *dir, const char *new_path,
 		orv.fp = fr.fp;
 		orv.name = pr;
 		if ((rc = muse_delta_diff(prev, new_path, 1, v, &of, &orv, &oc,
-		    NULL, e)) || (rc = muse_delta_file_commit(&ff, e)) ||
+		    NULL, progress, e)) || (rc = muse_delta_file_commit(&ff, e)) ||
 		    (rc = muse_delta_file_commit(&fr, e)))
 			goto out;
 	} else if ((rc = muse_delta_stamp(new_path, v, &oc, e))) {

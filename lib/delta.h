@@ -50,12 +50,15 @@ struct muse_delta_info {
  * with copy->fp, NEW again with the target version in its footer.  The
  * target version is to_version when set_version is given, else NEW's
  * version when it is above OLD's, else OLD's version + 1.  *info (may be
- * NULL) describes the forward delta.
+ * NULL) describes the forward delta.  progress (may be NULL) hears of the
+ * phase "comparing records" (of both stores; the total is known when both
+ * are indexed files).
  */
 int muse_delta_diff(const char *old_path, const char *new_path,
 	int set_version, uint64_t to_version, const struct muse_delta_out *fwd,
 	const struct muse_delta_out *rev, const struct muse_delta_out *copy,
-	struct muse_delta_info *info, struct muse_err *e);
+	struct muse_delta_info *info, const struct muse_progress_hook *progress,
+	struct muse_err *e);
 
 /*
  * Applies n deltas in order to the store at store_path and writes the
@@ -65,12 +68,14 @@ int muse_delta_diff(const char *old_path, const char *new_path,
  * a byte is written.  The result is checked against the last delta's
  * target (content checksum and record count) and carries its version.
  * With rev->fp (n must be 1) the reverse delta is written as well.
- * *info describes the result.
+ * *info describes the result.  progress (may be NULL) hears of the phase
+ * "applying deltas" (records of the result, whose count the last delta
+ * promises).
  */
 int muse_delta_apply(const char *store_path, const char *const *deltas,
 	size_t n, const struct muse_delta_out *out,
 	const struct muse_delta_out *rev, struct muse_delta_info *info,
-	struct muse_err *e);
+	const struct muse_progress_hook *progress, struct muse_err *e);
 
 /* The store at store_path again, with version in its footer. */
 int muse_delta_stamp(const char *store_path, uint64_t version,
@@ -108,10 +113,12 @@ void muse_delta_file_abort(struct muse_delta_file *f);
  * when missing): deltas from and to the previous version, a snapshot when
  * snapshot_every versions have passed since the last one (or a copy in
  * dir/cache otherwise), then dir/LATEST, replaced atomically.  Holds
- * dir/.lock meanwhile; another publisher gets MUSE_EUSAGE.
+ * dir/.lock meanwhile; another publisher gets MUSE_EUSAGE.  progress
+ * (may be NULL) hears of the diff against the previous version.
  */
 int muse_publish(const char *dir, const char *new_path,
-	uint64_t snapshot_every, uint64_t *version, struct muse_err *e);
+	uint64_t snapshot_every, uint64_t *version,
+	const struct muse_progress_hook *progress, struct muse_err *e);
 
 /* The latest version published in dir (dir/LATEST). */
 int muse_publish_latest(const char *dir, uint64_t *version,

@@ -13,6 +13,7 @@
 
 #include "ingest.h"
 #include "stream.h"
+#include "suggest.h"
 #include "ts.h"
 
 enum col {
@@ -50,6 +51,38 @@ struct muse_ingest {
 	struct muse_uid pending_user;
 };
 
+/*
+ * For a header that lacks columns: the first field of it that is no
+ * column the toolkit knows but is near one of want (a mask of enum col),
+ * as "; unknown column \"usr_id\": did you mean \"user_id\"?", or "".
+ */
+static const char *near_column(const struct muse_csv_row *row, unsigned want,
+	char *buf, size_t size)
+{
+	const char *names[NCOLS];
+	char near[256];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int c = 0; c < NCOLS; c++)
+		if (want & 1u << c)
+			names[n++] = col_names[c];
+	for (size_t i = 0; i < row->nfields; i++) {
+		int known = 0;
+
+		for (int c = 0; c < NCOLS; c++)
+			known |= strcasecmp(row->field[i], col_names[c]) == 0;
+		if (known || *muse_suggest(row->field[i], row->len[i], names, n,
+		    "", near, sizeof(near)) == '\0')
+			continue;
+		/* near is "; did you mean ...?" */
+		snprintf(buf, size, "; unknown column \"%.64s\": %s", row->field[i],
+		    near + 2);
+		return buf;
+	}
+	return buf;
+}
+
 static void free_row(struct muse_csv_row *r)
 {
 	for (size_t i = 0; i < r->nfields; i++)
@@ -84,6 +117,7 @@ muse_ingest *muse_ingest_new(muse_csv *csv, int table, uint64_t seed,
 	const char *name = muse_input_name(muse_csv_input(csv));
 	struct muse_csv_row row;
 	unsigned have = 0;
+	char near[400];
 	int rc;
 
 	if (g == NULL) {
@@ -135,7 +169,8 @@ muse_ingest *muse_ingest_new(muse_csv *csv, int table, uint64_t seed,
 			muse_err_set(e, MUSE_EINPUT,
 			    "cannot tell the table from the header; expected the "
 			    "columns of impressions, plays, affinities or assets "
-			    "(or use --table)");
+			    "(or use --table)%s", near_column(&row,
+			    (1u << NCOLS) - 1, near, sizeof(near)));
 			goto fail;
 		}
 	}
@@ -143,8 +178,9 @@ muse_ingest *muse_ingest_new(muse_csv *csv, int table, uint64_t seed,
 		if ((required[table] & (1u << c)) && g->col[c] < 0) {
 			muse_err_where(e, name, row.line, UINT64_MAX);
 			muse_err_set(e, MUSE_EINPUT,
-			    "missing column \"%s\" for table %s", col_names[c],
-			    muse_table_name(table));
+			    "missing column \"%s\" for table %s%s", col_names[c],
+			    muse_table_name(table), near_column(&row,
+			    required[table] & ~have, near, sizeof(near)));
 			goto fail;
 		}
 	/* Only the columns of this table matter; forget the others. */

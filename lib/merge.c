@@ -16,6 +16,11 @@
  * Dropping the segment dimension keeps only the "*" rows: they already
  * hold the all-users figures, while adding up the segments would count a
  * user once per cluster.
+ *
+ * Progress (o.progress): the records each run will give are known before
+ * the merge starts (a file run's from its trailer, checked when it was
+ * skipped; a spilled run's from its writer; the memory run's count), so
+ * the merge reports how many of all it has taken.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +72,7 @@ struct muse_merge {
 	size_t nspool, capspool, spool_bytes;
 	struct muse_acc acc;         /* scratch for transforms */
 	struct muse_buf scratch;
+	uint64_t total;              /* records of all runs */
 };
 
 muse_merge *muse_merge_new(const struct muse_merge_opts *o, struct muse_err *e)
@@ -273,6 +279,8 @@ static int spill(muse_merge *m, struct muse_err *e)
 	emitter_free(&x);
 	if (rc == 0)
 		rc = muse_writer_finish(w, e);
+	if (rc == 0)
+		m->total += muse_writer_records(w);
 	if (rc == 0 && fflush(fp) != 0)
 		rc = muse_err_set(e, MUSE_EIO, "temporary run: write error: %s",
 		    strerror(errno));
@@ -368,6 +376,7 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 	muse_reader *r;
 	int64_t size;
 	unsigned stream = 0;
+	uint64_t nread = 0;
 	int rc, streams = 0;
 
 	if ((in = muse_input_open(path, e)) == NULL)
@@ -403,10 +412,16 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 			run->stream = stream++;
 			if ((rc = muse_reader_skip_stream(r, e)))
 				break;
+			m->total += muse_reader_records(r);
 			continue;
 		}
 		stream++;
+		muse_progress_report(&m->o.progress, "reading records", nread,
+		    MUSE_COUNT_UNKNOWN);
 		while ((rc = muse_reader_next(r, &rec, &n, e)) == 1) {
+			if (++nread % MUSE_PROGRESS_EVERY == 0)
+				muse_progress_report(&m->o.progress, "reading records", nread,
+				    MUSE_COUNT_UNKNOWN);
 			if (m->transform) {
 				rc = transform(m, rec, n, e);
 				if (rc == 1)
@@ -510,6 +525,7 @@ int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
 {
 	struct emitter x;
 	muse_writer *w;
+	uint64_t done = 0;
 	int rc = 0;
 
 	if (!m->have_base)
@@ -524,6 +540,7 @@ int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
 		    &m->out_h.dims);
 		r->mem = m->spool;
 		r->memn = m->nspool;
+		m->total += m->nspool;
 		m->spool = NULL;
 		m->nspool = m->capspool = m->spool_bytes = 0;
 	}
@@ -539,6 +556,7 @@ int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
 		rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		goto done;
 	}
+	muse_progress_report(&m->o.progress, "merging records", 0, m->total);
 	for (;;) {
 		struct run *min = NULL;
 
@@ -551,12 +569,18 @@ int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
 		}
 		if (min == NULL)
 			break;
+		if (++done % MUSE_PROGRESS_EVERY == 0)
+			muse_progress_report(&m->o.progress, "merging records", done,
+			    m->total);
 		if ((rc = emit(&x, min->rec, min->n, e)) < 0 ||
 		    (rc = run_next(m, min, e)) < 0)
 			goto done;
 	}
 	if ((rc = emit_pending(&x, e)) == 0)
 		rc = muse_writer_finish(w, e);
+	if (rc == 0)
+		muse_progress_report(&m->o.progress, "merging records", done,
+		    m->total);
 done:
 	emitter_free(&x);
 	muse_writer_free(w);

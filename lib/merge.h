@@ -16,6 +16,12 @@ struct muse_merge_opts {
 	uint8_t drop;         /* dimensions to drop (mask of enum muse_dim) */
 	size_t memory;        /* bytes of records held before spilling */
 	const char *tmpdir;   /* where spilled runs go */
+	/*
+	 * Phases: "reading records" (of the input muse_merge_add spools;
+	 * sorted files are read in place later, not here), then in
+	 * muse_merge_finish "merging records" (of all inputs).
+	 */
+	struct muse_progress_hook progress;
 };
 
 typedef struct muse_merge muse_merge;

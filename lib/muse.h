@@ -13,6 +13,7 @@
 #define MUSE_H
 
 #include "err.h"
+#include "suggest.h"
 #include "buf.h"
 #include "zio.h"
 #include "csv.h"

@@ -7,6 +7,7 @@
 
 #include "opts.h"
 #include "stream.h"
+#include "suggest.h"
 #include "ts.h"
 
 int muse_parse_dims(const char *s, uint8_t *mask, struct muse_err *e)
@@ -21,9 +22,11 @@ int muse_parse_dims(const char *s, uint8_t *mask, struct muse_err *e)
 		int d = muse_dim_parse(p, n);
 
 		if (d < 0) {
-			muse_err_set(e, MUSE_EUSAGE,
-			    "unknown dimension \"%.*s\" (title, asset, date, "
-			    "segment, country)", (int)n, p);
+			static const char *const names[] = { "title", "asset",
+				"date", "segment", "country", "none" };
+
+			muse_err_unknown(e, "dimension", p, n, names,
+			    sizeof(names) / sizeof(names[0]));
 			return -1;
 		}
 		*mask |= (uint8_t)(1u << d);

@@ -10,6 +10,7 @@
 
 #include "qline.h"
 #include "stream.h"
+#include "suggest.h"
 
 struct opt {
 	const char *name;
@@ -201,6 +202,18 @@ int muse_qline_apply(muse_query *q, const char *line, size_t n,
 					o = &opts[k];
 			if (w[2] != '\0')
 				val = w + 2;
+		}
+		if (o == NULL && w[0] == '-' && w[1] == '-') {
+			struct muse_near nr;
+			char near[256];
+
+			muse_near_init(&nr, w + 2, strcspn(w + 2, "="));
+			for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+				muse_near_offer(&nr, opts[k].name, strlen(opts[k].name));
+			rc = muse_err_set(e, MUSE_EUSAGE, "unknown option \"%.*s\"%s",
+			    (int)(2 + nr.wlen), w,
+			    muse_near_phrase(&nr, "--", near, sizeof(near)));
+			break;
 		}
 		if (o == NULL) {
 			rc = muse_err_set(e, MUSE_EUSAGE,

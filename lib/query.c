@@ -30,6 +30,13 @@
  *
  * The assets table (lib/assets.c), when given, adds the asset_type column
  * to group and filter by; it is looked up per record, never stored.
+ *
+ * A filter value that matches nothing is said so, with the nearest value
+ * of the store when one is close (lib/suggest.h).  The candidates cost no
+ * extra reading: they are the keys of the records read and the first and
+ * last keys of every block in a store's index, offered only to literal
+ * values (no glob) that have not matched, and only when they differ from
+ * the value offered before (keys are sorted, so values repeat).
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -48,6 +55,7 @@
 #include "sketch.h"
 #include "store.h"
 #include "stream.h"
+#include "suggest.h"
 #include "ts.h"
 
 static const char *const metric_names[MUSE_NMETRICS] = {
@@ -59,6 +67,11 @@ static const char *const group_names[MUSE_NGROUPS] = {
 	"title", "asset", "date", "segment", "country", "week", "month",
 	"asset_type"
 };
+/* What --by accepts: the group names and "none". */
+static const char *const by_names[MUSE_NGROUPS + 1] = {
+	"title", "asset", "date", "segment", "country", "week", "month",
+	"asset_type", "none"
+};
 
 const char *muse_metric_name(int m)
 {
@@ -69,6 +82,9 @@ struct patterns {
 	char **v;
 	size_t n;
 	unsigned char *hit;
+	struct muse_near *near;     /* per value; word NULL for a glob */
+	char last[256];             /* the value offered last */
+	size_t lastlen;             /* SIZE_MAX: none yet */
 };
 
 struct group {
@@ -156,6 +172,7 @@ static void patterns_free(struct patterns *p)
 		free(p->v[i]);
 	free(p->v);
 	free(p->hit);
+	free(p->near);
 }
 
 void muse_query_free(muse_query *q)
@@ -193,6 +210,7 @@ static int add_patterns(struct patterns *p, const char *list, const char *sep,
 		size_t n = strcspn(s, sep);
 		char **v;
 		unsigned char *hit;
+		struct muse_near *near;
 
 		if (n == 0)
 			return muse_err_set(e, MUSE_EUSAGE,
@@ -203,9 +221,16 @@ static int add_patterns(struct patterns *p, const char *list, const char *sep,
 		hit = realloc(p->hit, p->n + 1);
 		if (hit)
 			p->hit = hit;
-		if (v == NULL || hit == NULL ||
+		near = realloc(p->near, (p->n + 1) * sizeof(*near));
+		if (near)
+			p->near = near;
+		if (v == NULL || hit == NULL || near == NULL ||
 		    (p->v[p->n] = strndup(s, n)) == NULL)
 			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		muse_near_init(&p->near[p->n], p->v[p->n], n);
+		if (strcspn(p->v[p->n], "*?[\\") != n)
+			p->near[p->n].word = NULL;
+		p->lastlen = SIZE_MAX;
 		p->hit[p->n++] = 0;
 		if (s[n] == '\0')
 			return 0;
@@ -317,9 +342,8 @@ int muse_query_by(muse_query *q, const char *list, struct muse_err *e)
 		int g = lookup(group_names, MUSE_NGROUPS, s, n);
 
 		if (g < 0)
-			return muse_err_set(e, MUSE_EUSAGE,
-			    "unknown dimension \"%.*s\" (title, asset, date, week, "
-			    "month, segment, country, asset_type, none)", (int)n, s);
+			return muse_err_unknown(e, "dimension", s, n, by_names,
+			    MUSE_NGROUPS + 1);
 		if (!(q->by & 1u << g))
 			q->by_order[q->nby++] = g;
 		q->by |= (uint16_t)(1u << g);
@@ -344,10 +368,8 @@ int muse_query_metrics(muse_query *q, const char *list, struct muse_err *e)
 		int m = lookup(metric_names, MUSE_NMETRICS, s, n);
 
 		if (m < 0)
-			return muse_err_set(e, MUSE_EUSAGE,
-			    "unknown metric \"%.*s\" (impressions, reach, plays, "
-			    "qplays, qreach, areach, watch_s, take_rate, "
-			    "authentic_rate, bounce_rate, countries)", (int)n, s);
+			return muse_err_unknown(e, "metric", s, n, metric_names,
+			    MUSE_NMETRICS);
 		if (q->nmetrics == MUSE_NMETRICS)
 			return muse_err_set(e, MUSE_EUSAGE, "too many metrics");
 		q->metrics[q->nmetrics++] = m;
@@ -379,11 +401,18 @@ int muse_query_sort(muse_query *q, const char *spec, struct muse_err *e)
 	int m = lookup(metric_names, MUSE_NMETRICS, spec, n);
 
 	if (m < 0)
-		return muse_err_set(e, MUSE_EUSAGE,
-		    "unknown metric \"%.*s\" in --sort", (int)n, spec);
-	if (colon && strcmp(colon, ":asc") != 0 && strcmp(colon, ":desc") != 0)
-		return muse_err_set(e, MUSE_EUSAGE,
-		    "bad --sort \"%s\" (METRIC, METRIC:asc or METRIC:desc)", spec);
+		return muse_err_unknown(e, "metric", spec, n, metric_names,
+		    MUSE_NMETRICS);
+	if (colon && strcmp(colon, ":asc") != 0 && strcmp(colon, ":desc") != 0) {
+		static const char *const orders[] = { "asc", "desc" };
+		char near[256];
+
+		muse_suggest(colon + 1, strlen(colon + 1), orders, 2, "", near,
+		    sizeof(near));
+		return muse_err_set(e, MUSE_EUSAGE, near[0] ? "bad --sort order "
+		    "\"%s\"%s" : "bad --sort \"%s\" (METRIC, METRIC:asc or "
+		    "METRIC:desc)%s", near[0] ? colon + 1 : spec, near);
+	}
 	q->sort_metric = m;
 	q->sort_asc = colon && strcmp(colon, ":asc") == 0;
 	return 0;
@@ -401,9 +430,7 @@ int muse_query_format(muse_query *q, const char *name, struct muse_err *e)
 	int f = lookup(names, 6, name, strlen(name));
 
 	if (f < 0)
-		return muse_err_set(e, MUSE_EUSAGE,
-		    "unknown format \"%s\" (table, tsv, csv, json, bars, svg)",
-		    name);
+		return muse_err_unknown(e, "format", name, strlen(name), names, 6);
 	q->fmt = (enum muse_format)f;
 	return 0;
 }
@@ -549,6 +576,20 @@ static int check_dims(muse_query *q, struct muse_err *e)
 	return 0;
 }
 
+/* Offers a value of the store to the literal values not matched yet. */
+static void offer(struct patterns *p, const char *s, size_t n)
+{
+	if (n == p->lastlen && memcmp(p->last, s, n) == 0)
+		return;
+	if (n < sizeof(p->last)) {
+		memcpy(p->last, s, n);
+		p->lastlen = n;
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (!p->hit[i] && p->near[i].word != NULL)
+			muse_near_offer(&p->near[i], s, n);
+}
+
 /*
  * Whether a value matches any pattern of a filter.  In a segment filter the
  * pattern "*" is the all-users segment, not a glob for every segment.
@@ -566,6 +607,8 @@ static int matches(struct patterns *p, int dim, const struct muse_str *s)
 			p->hit[i] = 1;
 			any = 1;
 		}
+	if (!any)
+		offer(p, buf, s->n);
 	return any;
 }
 
@@ -947,6 +990,11 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 		size_t n;
 
 		muse_store_block_keys(st, i, &lo, &hi);
+		for (int d = 0; d < MUSE_NDIMS; d++)
+			if (q->filter[d].n && d != MUSE_DIM_DATE) {
+				offer(&q->filter[d], lo.s[d].p, lo.s[d].n);
+				offer(&q->filter[d], hi.s[d].p, hi.s[d].n);
+			}
 		if (!block_may_match(q, &lo, &hi) ||
 		    !block_zone_ok(q, muse_store_block_zone(st, i)))
 			continue;
@@ -2016,8 +2064,12 @@ static int write_answer(muse_query *q, FILE *out,
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		for (size_t i = 0; i < q->filter[d].n; i++)
 			if (!q->filter[d].hit[i] && warn) {
-				snprintf(msg, sizeof(msg), "no %s matches \"%s\" in the store",
-				    muse_dim_name(d), q->filter[d].v[i]);
+				char near[400];
+
+				muse_near_phrase(&q->filter[d].near[i], "", near,
+				    sizeof(near));
+				snprintf(msg, sizeof(msg), "no %s matches \"%s\" in the "
+				    "store%s", muse_dim_name(d), q->filter[d].v[i], near);
 				warn(ctx, msg);
 			}
 	for (size_t i = 0; i < q->atype.n; i++)

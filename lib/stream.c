@@ -30,6 +30,7 @@
 
 #include "sketch.h"
 #include "stream.h"
+#include "suggest.h"
 
 static const uint8_t magic[8] = { 0x8A, 'M', 'U', 'S', 'E', '\r', '\n', 0x1A };
 
@@ -55,6 +56,16 @@ int muse_table_parse(const char *s)
 		if (strcmp(s, table_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+int muse_table_lookup(const char *s, struct muse_err *e)
+{
+	int t = muse_table_parse(s);
+
+	if (t < 0)
+		return muse_err_unknown(e, "table", s, strlen(s), table_names + 1,
+		    MUSE_TABLE_ASSETS);
+	return t;
 }
 
 const char *muse_kind_name(int kind)
@@ -617,6 +628,11 @@ uint64_t muse_reader_stream_offset(const muse_reader *r)
 muse_input *muse_reader_input(muse_reader *r)
 {
 	return r->in;
+}
+
+uint64_t muse_reader_records(const muse_reader *r)
+{
+	return r->nrecords;
 }
 
 static int fail(muse_reader *r, struct muse_err *e, uint64_t off, int code,

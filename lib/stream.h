@@ -53,6 +53,30 @@ enum muse_grain { MUSE_GRAIN_DAY = 0, MUSE_GRAIN_WEEK = 1, MUSE_GRAIN_MONTH = 2 
 /* Stored metrics (bit mask); version 1 streams carry all seven. */
 #define MUSE_METRICS_V1 0x7F
 
+/*
+ * How a long call of the library (muse_build_*, muse_merge_*,
+ * muse_delta_diff/apply, muse_publish) tells its caller how far it has
+ * gone: fn, from the calling thread, when a phase starts, every
+ * MUSE_PROGRESS_EVERY records of it and when it ends, with the phase's
+ * name ("reading records", "joining events", "merging records", ...),
+ * the records done so far in it and how many it will do
+ * (MUSE_COUNT_UNKNOWN when that is not known).  fn NULL: no calls.  The library keeps nothing of it but
+ * the pointer; what to draw and how often is the caller's business.
+ */
+struct muse_progress_hook {
+	void (*fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+	void *ctx;
+};
+#define MUSE_PROGRESS_EVERY 16384u
+#define MUSE_COUNT_UNKNOWN UINT64_MAX
+
+static inline void muse_progress_report(const struct muse_progress_hook *h,
+	const char *phase, uint64_t done, uint64_t total)
+{
+	if (h != NULL && h->fn != NULL)
+		h->fn(h->ctx, phase, done, total);
+}
+
 struct muse_header {
 	uint8_t kind;
 	uint8_t flags;
@@ -71,6 +95,8 @@ struct muse_header {
 const char *muse_kind_name(int kind);  /* "events", "sketch", "delta" */
 const char *muse_table_name(int table);
 int muse_table_parse(const char *s);  /* enum value or -1 */
+/* The same, or MUSE_EUSAGE with "unknown table" and the nearest name in e. */
+int muse_table_lookup(const char *s, struct muse_err *e);
 const char *muse_dim_name(int dim);
 int muse_dim_parse(const char *s, size_t n);
 
@@ -170,6 +196,11 @@ const char *muse_reader_name(const muse_reader *r);
 /* Byte offset in the input where the current stream began. */
 uint64_t muse_reader_stream_offset(const muse_reader *r);
 muse_input *muse_reader_input(muse_reader *r);
+/*
+ * Records of the current stream read or skipped so far; once its trailer
+ * is read (muse_reader_next returned 0, or muse_reader_skip_stream), all.
+ */
+uint64_t muse_reader_records(const muse_reader *r);
 
 /* What a footer says, once the stream's trailer has been read. */
 struct muse_footer {

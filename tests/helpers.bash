@@ -59,6 +59,18 @@ refused() {
 	[[ $(< err) == $want ]] || fail "$n: stderr: $(cat err)"
 }
 
+# suggests WANT CMD...: CMD is a usage error (status 2, nothing on
+# stdout) whose stderr is exactly WANT, then "Try 'CMD --help' ...".
+suggests() {
+	local want=$1 st=0
+	shift
+	"$@" > out 2> err || st=$?
+	[ "$st" -eq 2 ] || fail "$*: status $st: $(cat err)"
+	[ "$(cat err)" = "$want"$'\n'"Try '$1 --help' for more information." ] ||
+	    fail "$*: stderr: $(cat err)"
+	[ ! -s out ] || fail "$*: output written: $(head -c 200 out)"
+}
+
 # refused_quiet NAME WANT CMD...: as refused, and nothing on stdout.
 refused_quiet() {
 	refused "$@" || return 1

@@ -58,6 +58,14 @@ for off in range(0, len(b), 7):
 	[ -z "$output" ] || fail "stdout: $output"
 }
 
+@test "a mistyped option or format is met with the nearest valid one" {
+	local p=muse-cat s=$D/tiny.msk
+	suggests "$p: unknown option \"--chek\"; did you mean \"--check\"?" $p --chek "$s"
+	suggests "$p: unknown option \"--fromat\"; did you mean \"--format\"?" $p --fromat json "$s"
+	suggests "$p: unknown format \"jsn\"; did you mean \"json\"?" $p -o jsn "$s"
+	suggests "$p: unknown format \"xml\" (tsv, json)" $p -o xml "$s"
+}
+
 @test "an unknown --format is a usage error" {
 	run --separate-stderr muse-cat -o xml "$D/tiny.msk"
 	expect_status 2

@@ -59,6 +59,15 @@ v() { printf 'v%02d.msk' "$1"; }
 	[ -z "$output" ] || fail "stdout: $output"
 }
 
+@test "a mistyped option or command is met with the nearest valid one" {
+	local p=muse-delta
+	suggests "$p: unknown option \"--inplace\"; did you mean \"--in-place\"?" $p apply --inplace a b
+	suggests "$p: unknown option \"--snapshot-evry\"; did you mean \"--snapshot-every\"?" $p publish --snapshot-evry 3 d s
+	suggests "$p: unknown command \"aply\"; did you mean \"apply\"?" $p aply a b
+	suggests "$p: unknown command \"chekout\"; did you mean \"checkout\"?" $p chekout d 1
+	suggests "$p: unknown command \"frob\"" $p frob
+}
+
 @test "usage errors: commands, operands, options of other commands" {
 	while IFS='|' read -r args msg; do
 		eval "run --separate-stderr muse-delta $args"

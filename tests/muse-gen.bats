@@ -33,6 +33,15 @@ D=$BATS_FILE_TMPDIR
 	[ ! -e out ] || fail "out was created"
 }
 
+@test "a mistyped option or table is met with the nearest valid one" {
+	local p=muse-gen
+	suggests "$p: unknown option \"--usres\"; did you mean \"--users\"?" $p --usres 10 -O gen
+	suggests "$p: unknown option \"--output-dri\"; did you mean \"--output-dir\"?" $p --output-dri gen
+	suggests "$p: option \"--seed\" needs a value" $p -O gen --seed
+	suggests "$p: unknown table \"asset\"; did you mean \"assets\"?" $p --table asset
+	[ ! -e gen ] || fail "gen was created"
+}
+
 @test "bad option values are usage errors naming the value" {
 	while IFS='|' read -r opt val; do
 		run --separate-stderr muse-gen -q "$opt" "$val" -O out

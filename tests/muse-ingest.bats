@@ -67,6 +67,25 @@ good_play='2025-07-01T10:30:00Z,u1,t1,120,play'
 	[ -z "$output" ] || fail "stdout: $output"
 }
 
+@test "a mistyped option or table is met with the nearest valid one" {
+	local p=muse-ingest
+	suggests "$p: unknown option \"--tabel\"; did you mean \"--table\"?" $p --tabel plays x.csv
+	suggests "$p: unknown option \"--max-eror\"; did you mean \"--max-errors\"?" $p --max-eror 3 x.csv
+	suggests "$p: unknown table \"plyas\"; did you mean \"plays\"?" $p -t plyas x.csv
+	suggests "$p: unknown table \"movies\" (impressions, plays, affinities, assets)" $p -t movies x.csv
+	# A misspelt column of the header.
+	printf '%s\n' 'ts,usr_id,title_id,duration_s' '2025-07-01T00:00:00Z,u1,t1,10' > p.csv
+	run --separate-stderr muse-ingest -o p.mev p.csv
+	expect_status 2
+	[ "$stderr" = "$p: p.csv:1: cannot tell the table from the header; expected the columns of impressions, plays, affinities or assets (or use --table); unknown column \"usr_id\": did you mean \"user_id\"?" ] ||
+	    fail "stderr: $stderr"
+	run --separate-stderr muse-ingest -t plays -o p.mev p.csv
+	expect_status 2
+	[ "$stderr" = "$p: p.csv:1: missing column \"user_id\" for table plays; unknown column \"usr_id\": did you mean \"user_id\"?" ] ||
+	    fail "stderr: $stderr"
+	[ ! -e p.mev ] || fail "p.mev written"
+}
+
 @test "a bad --table or --max-errors value is a usage error" {
 	run --separate-stderr muse-ingest --table movies impressions.csv
 	expect_status 2

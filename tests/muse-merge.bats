@@ -54,6 +54,15 @@ D=$BATS_FILE_TMPDIR
 	[ -z "$output" ] || fail "stdout: $output"
 }
 
+@test "a mistyped option, rollup or dimension is met with the nearest valid one" {
+	local p=muse-merge s=$D/tiny.msk
+	suggests "$p: unknown option \"--rolup\"; did you mean \"--rollup\"?" $p --rolup week "$s"
+	suggests "$p: unknown option \"--memroy\"; did you mean \"--memory\"?" $p --memroy=1M "$s"
+	suggests "$p: unknown rollup \"mnth\"; did you mean \"month\"?" $p --rollup mnth "$s"
+	suggests "$p: unknown rollup \"year\" (week, month, all)" $p --rollup year "$s"
+	suggests "$p: unknown dimension \"contry\"; did you mean \"country\"?" $p --drop contry "$s"
+}
+
 @test "bad --rollup, --drop and --memory values are usage errors" {
 	for args in "--rollup year" "--drop foo" "--drop title,bar" \
 	    "--memory 0" "--memory x" "--memory 1T" "--memory -1M" "--memory ''"; do

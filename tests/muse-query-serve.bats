@@ -119,15 +119,20 @@ PY
 }
 
 @test "--serve: a bad query gets a JSON error line and the loop goes on" {
-	serve "-m reech" "--bogus" "-d 2025-13-01" "-a 'unterminated" "-m reach"
-	[ "$(wc -l < answers)" -eq 5 ] || fail "$(cat answers)"
+	serve "-m reech" "--bogus" "-d 2025-13-01" "-a 'unterminated" "-m reach" \
+	    "--metircs=reach" "-a t1-nope"
+	[ "$(wc -l < answers)" -eq 7 ] || fail "$(cat answers)"
 	python3 - answers <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-for l in lines[:4]:
+for l in lines[:4] + lines[5:6]:
     assert "error" in l, l
 assert "reech" in lines[0]["error"] and "--bogus" in lines[1]["error"]
+assert lines[0]["error"].endswith('unknown metric "reech"; did you mean "reach"?'), lines[0]
+assert lines[1]["error"].endswith('unknown option "--bogus"'), lines[1]
+assert lines[5]["error"].endswith('unknown option "--metircs"; did you mean "--metrics"?'), lines[5]
 assert "rows" in lines[4] and lines[4]["rows"][0]["reach"] > 0
+assert [w for w in lines[6]["warnings"] if w.startswith('no asset matches "t1-nope" in the store')], lines[6]
 PY
 }
 

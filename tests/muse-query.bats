@@ -58,6 +58,52 @@ usage_error() {
 	expect_stderr_contains "--bogus"
 }
 
+@test "a mistyped option or value is met with the nearest valid one" {
+	local p=muse-query s=$D/tiny.msk
+	suggests "$p: unknown option \"--sotr\"; did you mean \"--sort\"?" $p --sotr reach "$s"
+	suggests "$p: unknown option \"--metircs\"; did you mean \"--metrics\"?" $p --metircs=reach "$s"
+	suggests "$p: unknown option \"--tpo\"; did you mean \"--top\"?" $p --tpo 3 "$s"
+	suggests "$p: unknown option \"--bogus\"" $p --bogus "$s"
+	suggests "$p: option \"--s\" is ambiguous: \"--segment\", \"--serve\", \"--sketch\", \"--sort\" or \"--stats\"" $p --s x "$s"
+	suggests "$p: option \"--stats\" takes no value" $p --stats=1 "$s"
+	suggests "$p: option \"--by\" needs a value" $p "$s" --by
+	suggests "$p: option \"-b\" needs a value" $p "$s" -b
+	suggests "$p: unknown option \"-x\"" $p -x "$s"
+	suggests "$p: unknown metric \"rech\"; did you mean \"reach\"?" $p -m rech "$s"
+	suggests "$p: unknown metric \"Take_Rate\"; did you mean \"take_rate\"?" $p -m reach,Take_Rate "$s"
+	suggests "$p: unknown metric \"qreah\"; did you mean \"qreach\"?" $p --sort qreah:asc "$s"
+	suggests "$p: unknown metric \"foo\" (impressions, reach, plays, qplays, qreach, areach, watch_s, take_rate, authentic_rate, bounce_rate, countries)" $p -m foo "$s"
+	suggests "$p: unknown dimension \"asst\"; did you mean \"asset\"?" $p -b title,asst "$s"
+	suggests "$p: unknown dimension \"mnth\"; did you mean \"month\"?" $p -b mnth "$s"
+	suggests "$p: unknown format \"jsno\"; did you mean \"json\"?" $p -o jsno "$s"
+	suggests "$p: unknown format \"xml\" (table, tsv, csv, json)" $p -o xml "$s"
+	suggests "$p: bad --sort order \"decs\"; did you mean \"desc\"?" $p --sort reach:decs "$s"
+	suggests "$p: bad --sort order \"dsc\"; did you mean \"asc\" or \"desc\"?" $p --sort reach:dsc "$s"
+	suggests "$p: bad --sort \"reach:up\" (METRIC, METRIC:asc or METRIC:desc)" $p --sort reach:up "$s"
+}
+
+@test "a filter value that matches nothing says so, with the nearest value of the store" {
+	run --separate-stderr muse-query -a t1-a3 "$D/tiny.msk"
+	expect_status 0
+	[ "$stderr" = 'muse-query: no asset matches "t1-a3" in the store; did you mean "t1-a1" or "t1-a2"?' ] ||
+	    fail "stderr: $stderr"
+	# Read whole from stdin: every key is a candidate.
+	run --separate-stderr bash -c 'muse-query -s anime - < "$1"' _ "$D/tiny.msk"
+	expect_status 0
+	[ "$stderr" = 'muse-query: no segment matches "anime" in the store; did you mean "Anime"?' ] ||
+	    fail "stderr: $stderr"
+	run --separate-stderr muse-query -t T1,t9 "$D/tiny.msk"
+	expect_status 0
+	[ "$stderr" = 'muse-query: no title matches "T1" in the store; did you mean "t1"?
+muse-query: no title matches "t9" in the store; did you mean "t1"?' ] ||
+	    fail "stderr: $stderr"
+	# Globs and far values are not guessed at.
+	run --separate-stderr muse-query -a 'zz*',qqqqqq "$D/tiny.msk"
+	expect_status 0
+	[ "$stderr" = 'muse-query: no asset matches "zz*" in the store
+muse-query: no asset matches "qqqqqq" in the store' ] || fail "stderr: $stderr"
+}
+
 @test "no STORE is a usage error" {
 	run --separate-stderr muse-query --by title < /dev/null
 	expect_status 2

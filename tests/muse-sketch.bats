@@ -46,6 +46,15 @@ EV="$D/impressions.mev $D/plays.mev $D/affinities.mev"
 	[ -z "$output" ] || fail "stdout: $output"
 }
 
+@test "a mistyped option or dimension is met with the nearest valid one" {
+	local p=muse-sketch
+	suggests "$p: unknown option \"--bukcet\"; did you mean \"--bucket\"?" $p --bukcet 0/2 $EV
+	suggests "$p: unknown option \"--qualfy\"; did you mean \"--qualify\"?" $p --qualfy 60 $EV
+	suggests "$p: option \"--window\" needs a value" $p $EV --window
+	suggests "$p: unknown dimension \"titel\"; did you mean \"title\"?" $p --by titel,asset $EV
+	suggests "$p: unknown dimension \"week\" (title, asset, date, segment, country, none)" $p --by week $EV
+}
+
 @test "bad option values are usage errors naming the value" {
 	while IFS='|' read -r opt val msg; do
 		run --separate-stderr muse-sketch -o out.msk "$opt" "$val" $EV

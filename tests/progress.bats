@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# Progress lines of muse-ingest, muse-sketch and muse-merge (issue 9): on
+# Progress lines of muse-ingest, muse-sketch, muse-merge and muse-delta
+# (issue 9): on
 # stderr when it is a terminal (run under a pty made by script(1)), never
 # otherwise unless --progress, never with -q; erased at the end; stdout
 # and output files the same with or without them.
@@ -68,7 +69,7 @@ expect_drawn() {
 	expect_status 0
 	expect_drawn "muse-sketch: impressions.mev$ESC[K"
 	expect_drawn "muse-sketch: affinities.mev"
-	expect_output_contains "muse-sketch: joining and writing sketches$ESC[K"
+	expect_output_contains "muse-sketch: sorting events$ESC[K"
 	muse-sketch impressions.mev plays.mev affinities.mev > plain.msk
 	cmp -s plain.msk s.msk || fail "muse-sketch output differs under a terminal"
 
@@ -79,6 +80,87 @@ expect_drawn() {
 	expect_output_contains "muse-merge: merging 2 inputs$ESC[K"
 	muse-merge a.msk b.msk > plain.msk
 	cmp -s plain.msk m.msk || fail "muse-merge output differs under a terminal"
+}
+
+# fmt N: a count as the progress line shows it (950, 12.3k, 1.2M).
+fmt() {
+	awk -v n="$1" 'BEGIN { if (n < 1000) { print n; exit }
+	    u = "kMGTPE"; i = 0; x = n / 1000
+	    while (x >= 999.95 && i < 5) { x /= 1000; i++ }
+	    printf "%.1f%s\n", x, substr(u, i + 1, 1) }'
+}
+
+# records FILE: the records of a stream, as muse-cat --check counts them.
+records() {
+	muse-cat --check "$1" | sed -n 's/.*: \([0-9]*\) records: ok$/\1/p'
+}
+
+@test "muse-sketch counts the events it joins and the sketches it writes" {
+	local events keys
+	# The join takes every impression and every play that is not a preview.
+	events=$(( $(records impressions.mev) +
+	    $(muse-cat plays.mev | awk -F '\t' 'NR > 2 && $5 == "play"' | wc -l) ))
+	pty "muse-sketch impressions.mev plays.mev affinities.mev > s.msk"
+	expect_status 0
+	keys=$(records s.msk)
+	[ "$events" -gt 1000 ] && [ "$keys" -gt 1000 ] || fail "$events events, $keys keys"
+	expect_drawn "muse-sketch: joining events: 0 of $(fmt "$events") (0%)$ESC[K"
+	expect_drawn "muse-sketch: writing sketches: 0 of $(fmt "$keys") (0%)$ESC[K"
+}
+
+@test "muse-sketch reading a stalled pipe shows records, megabytes and the rate" {
+	# A stall of 0.7 s: the count at the end of the stream comes with a rate.
+	pty "{ head -c 20000 impressions.mev; sleep 0.7; tail -c +20001 impressions.mev; } |
+	    muse-sketch -o s.msk"
+	expect_status 0
+	[[ $output =~ $CR"muse-sketch: <stdin>: "$(fmt "$(records impressions.mev)")" records, "[0-9]+\.[0-9]" MB, "[0-9.]+" MB/s"$ESC ]] ||
+	    fail "no records line: $(printf '%q' "$output")"
+	[[ $output != *ETA* ]] || fail "an ETA without a size: $(printf '%q' "$output")"
+}
+
+@test "muse-merge counts the records it merges out of all the inputs hold" {
+	local total
+	total=$(( $(records a.msk) + $(records b.msk) ))
+	pty "muse-merge -o m.msk a.msk b.msk"
+	expect_status 0
+	expect_drawn "muse-merge: merging records: 0 of $(fmt "$total") (0%)$ESC[K"
+	# Spooled input (a roll-up reads every record at once) counts too.
+	pty "cat a.msk b.msk | muse-merge --rollup week > w.msk"
+	expect_status 0
+	expect_drawn "muse-merge: <stdin>: reading records$ESC[K"
+	expect_output_contains "muse-merge: merging records: 0 of "
+}
+
+@test "muse-delta diff, apply, reverse and publish show counted progress; files unchanged" {
+	local ra rm
+	muse-merge -o m.msk a.msk b.msk
+	ra=$(records a.msk)
+	rm=$(records m.msk)
+	muse-delta diff a.msk m.msk > plain.mdelta
+	pty "muse-delta diff a.msk m.msk > d.mdelta"
+	expect_status 0
+	expect_drawn "muse-delta: diff: comparing records: 0 of $(fmt $((ra + rm))) (0%)$ESC[K"
+	cmp -s plain.mdelta d.mdelta || fail "diff output differs under a terminal"
+	pty "muse-delta apply -o got.msk a.msk d.mdelta"
+	expect_status 0
+	expect_drawn "muse-delta: apply: applying deltas: 0 of $(fmt "$rm") (0%)$ESC[K"
+	muse-delta apply a.msk d.mdelta > plain.msk
+	cmp -s plain.msk got.msk || fail "apply output differs under a terminal"
+	pty "muse-delta reverse a.msk d.mdelta > r.mdelta"
+	expect_status 0
+	expect_drawn "muse-delta: reverse: applying deltas: 0 of $(fmt "$rm") (0%)$ESC[K"
+	muse-delta publish pub a.msk
+	muse-delta publish --progress pub m.msk 2> err
+	grep -q "${CR}muse-delta: publish: comparing records: 0 of $(fmt $((ra + rm))) (0%)" err ||
+	    fail "publish: $(od -c err | head)"
+	! grep -q "$ESC" err || fail "escape sequences off a terminal"
+	# Off a terminal, or with -q, nothing.
+	run --separate-stderr muse-delta diff -o d2.mdelta a.msk m.msk
+	expect_status 0
+	[ -z "$stderr" ] || fail "diff stderr: $stderr"
+	pty "muse-delta apply -q --progress a.msk d.mdelta > q.msk"
+	expect_status 0
+	[ -z "$output" ] || fail "apply -q: $(printf '%q' "$output")"
 }
 
 @test "without a terminal there is no progress: stderr stays empty" {
@@ -151,7 +233,7 @@ expect_drawn() {
 
 @test "--help lists --progress and -q" {
 	local p
-	for p in muse-ingest muse-sketch muse-merge; do
+	for p in muse-ingest muse-sketch muse-merge muse-delta; do
 		run --separate-stderr "$p" --help
 		expect_status 0
 		expect_output_contains "--progress"

@@ -80,7 +80,7 @@ static void round_trip(const struct muse_delta_info *got, char *res,
 	FZ_CHECK(muse_delta_info(rpath, &info, &e) == 0);
 	FZ_CHECK(info.records == got->records && info.content == got->content);
 	FZ_CHECK(muse_delta_info(vpath, &info, &e) == 0);
-	FZ_CHECK(muse_delta_apply(rpath, &vp, 1, &none, NULL, &back, &e) == 0);
+	FZ_CHECK(muse_delta_apply(rpath, &vp, 1, &none, NULL, &back, NULL, &e) == 0);
 	FZ_CHECK(back.records == from[2] && back.content == from[1] &&
 	    back.version == from[0]);
 	unlink(rpath);
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out.fp == NULL || rev.fp == NULL)
 		abort();
 	muse_err_clear(&e);
-	rc = muse_delta_apply(base, &path, 1, &out, &rev, &info, &e);
+	rc = muse_delta_apply(base, &path, 1, &out, &rev, &info, NULL, &e);
 	fclose(out.fp);
 	fclose(rev.fp);
 	if (rc == 0)

@@ -276,7 +276,7 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	o.before = today() - 7;
-	while ((c = getopt_long(argc, argv, "hvV", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "hvV", longopts)) != -1) {
 		switch (c) {
 		case OPT_AS_OF:
 			if (muse_cli_u64(optarg, 1, UINT64_MAX, &o.as_of))
@@ -341,8 +341,15 @@ int main(int argc, char **argv)
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
 		if (strcmp(cmd, cmds[k].name) == 0)
 			break;
-	if (k == sizeof(cmds) / sizeof(cmds[0]))
-		return muse_cli_usage_error(prog, "unknown command \"%s\"", cmd);
+	if (k == sizeof(cmds) / sizeof(cmds[0])) {
+		const char *known[sizeof(cmds) / sizeof(cmds[0])];
+		char near[256];
+
+		for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+			known[k] = cmds[k].name;
+		return muse_cli_usage_error(prog, "unknown command \"%s\"%s", cmd,
+		    muse_cli_suggest(cmd, known, k, near, sizeof(near)));
+	}
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((given & names[i].bit) && !(cmds[k].opts & names[i].bit))
 			return muse_cli_usage_error(prog, "%s is not an option of %s",

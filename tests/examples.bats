@@ -157,6 +157,7 @@ $(cat "$b")"
 @test "muse-merge(1) examples run" { run_page muse-merge.1; }
 @test "muse-query(1) examples run" { run_page muse-query.1; }
 @test "muse-sketch(1) examples run" { run_page muse-sketch.1; }
+@test "muse-table(1) examples run" { run_page muse-table.1; }
 @test "muse(7) recipes, cron jobs and questions run" { run_page muse.7; }
 
 @test "every page has examples, and every block is run or says why not" {
@@ -166,6 +167,8 @@ $(cat "$b")"
 		blocks "$(basename "$p")"
 		n=$(ls block-* 2>/dev/null | wc -l)
 		[ "$n" -gt 0 ] || fail "$(basename "$p"): no literal block found"
+		grep -q "run_page $(basename "$p");" "$BATS_TEST_FILENAME" ||
+		    fail "$(basename "$p"): no test runs its examples"
 		n=$(awk '/^\.Sh /{ins=($0==".Sh EXAMPLES")} ins && /^\.Bd -literal/' "$p" | wc -l)
 		if [ "$(basename "$p")" != muse.7 ]; then
 			[ "$(ls block-* | wc -l)" -eq "$n" ] || fail "$(basename "$p"): blocks lost"

@@ -76,7 +76,7 @@ usage_error() {
 	suggests "$p: unknown dimension \"asst\"; did you mean \"asset\"?" $p -b title,asst "$s"
 	suggests "$p: unknown dimension \"mnth\"; did you mean \"month\"?" $p -b mnth "$s"
 	suggests "$p: unknown format \"jsno\"; did you mean \"json\"?" $p -o jsno "$s"
-	suggests "$p: unknown format \"xml\" (table, tsv, csv, json)" $p -o xml "$s"
+	suggests "$p: unknown format \"xml\" (table, tsv, csv, json, bars, svg)" $p -o xml "$s"
 	suggests "$p: bad --sort order \"decs\"; did you mean \"desc\"?" $p --sort reach:decs "$s"
 	suggests "$p: bad --sort order \"dsc\"; did you mean \"asc\" or \"desc\"?" $p --sort reach:dsc "$s"
 	suggests "$p: bad --sort \"reach:up\" (METRIC, METRIC:asc or METRIC:desc)" $p --sort reach:up "$s"

@@ -37,6 +37,8 @@ partitions() {
 	check_version muse-table
 	refused nocmd "*no command*" muse-table
 	refused unknown '*unknown command "frob"*' muse-table frob wh
+	refused near '*unknown command "compcat"; did you mean "compact"?*' muse-table compcat wh
+	refused nearopt '*unknown option "--kep"; did you mean "--keep"?*' muse-table vacuum --kep 3 wh
 	refused notdir "*notthere: not a table directory*" muse-table log notthere
 	refused notopt "*--keep is not an option of compact*" muse-table compact --keep 2 wh
 	refused level '*bad --level "23"*' muse-table compact --level 23 wh

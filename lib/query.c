@@ -47,12 +47,15 @@ struct patterns {
 	char **v;
 	size_t n;
 	unsigned char *hit;
+	unsigned char *lit;   /* v[i] matches only itself: compared, not fnmatch'd */
+	size_t *len;          /* strlen(v[i]) */
 };
 
 struct group {
 	char *key;            /* group values, each followed by a NUL */
 	size_t keylen;
-	struct muse_acc acc;
+	struct muse_fold fold;    /* the records, united as they are read */
+	struct muse_acc acc;      /* the fold's result, when the answer is made */
 	char seg[256];        /* the first segment folded in */
 	int multi_seg;
 };
@@ -84,7 +87,6 @@ struct muse_query {
 	size_t ngroups, capgroups;
 	size_t *slots;              /* group index + 1 */
 	size_t nslots;
-	struct muse_acc rec;
 	struct muse_buf key;
 	uint64_t version, content;  /* named by JSON lines (--serve) */
 	uint64_t blocks_read;       /* of indexed stores, for --stats */
@@ -118,14 +120,16 @@ void muse_query_free(muse_query *q)
 			free(q->filter[d].v[i]);
 		free(q->filter[d].v);
 		free(q->filter[d].hit);
+		free(q->filter[d].lit);
+		free(q->filter[d].len);
 	}
 	for (size_t i = 0; i < q->ngroups; i++) {
 		free(q->groups[i].key);
+		muse_fold_free(&q->groups[i].fold);
 		muse_acc_free(&q->groups[i].acc);
 	}
 	free(q->groups);
 	free(q->slots);
-	muse_acc_free(&q->rec);
 	muse_buf_free(&q->key);
 	free(q);
 }
@@ -141,7 +145,8 @@ int muse_query_filter(muse_query *q, int dim, const char *list,
 	for (;;) {
 		size_t n = strcspn(s, ",");
 		char **v;
-		unsigned char *hit;
+		unsigned char *hit, *lit;
+		size_t *len;
 
 		if (n == 0)
 			return muse_err_set(e, MUSE_EUSAGE,
@@ -153,9 +158,19 @@ int muse_query_filter(muse_query *q, int dim, const char *list,
 		hit = realloc(p->hit, p->n + 1);
 		if (hit)
 			p->hit = hit;
-		if (v == NULL || hit == NULL ||
+		lit = realloc(p->lit, p->n + 1);
+		if (lit)
+			p->lit = lit;
+		len = realloc(p->len, (p->n + 1) * sizeof(size_t));
+		if (len)
+			p->len = len;
+		if (v == NULL || hit == NULL || lit == NULL || len == NULL ||
 		    (p->v[p->n] = strndup(s, n)) == NULL)
 			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		/* In a segment filter "*" is the all-users segment, no glob. */
+		p->lit[p->n] = strcspn(p->v[p->n], "*?[\\") == n ||
+		    (dim == MUSE_DIM_SEGMENT && strcmp(p->v[p->n], "*") == 0);
+		p->len[p->n] = n;
 		p->hit[p->n++] = 0;
 		if (s[n] == '\0')
 			return 0;
@@ -326,19 +341,29 @@ static int check_dims(muse_query *q, struct muse_err *e)
  * Whether a value matches any pattern of a filter.  In a segment filter the
  * pattern "*" is the all-users segment, not a glob for every segment.
  */
-static int matches(struct patterns *p, int dim, const struct muse_str *s)
+static int matches(struct patterns *p, const struct muse_str *s)
 {
 	char buf[256];
-	int any = 0;
+	int any = 0, copied = 0;
 
-	memcpy(buf, s->p, s->n);
-	buf[s->n] = '\0';
-	for (size_t i = 0; i < p->n; i++)
-		if (dim == MUSE_DIM_SEGMENT && strcmp(p->v[i], "*") == 0 ?
-		    strcmp(buf, "*") == 0 : fnmatch(p->v[i], buf, 0) == 0) {
+	for (size_t i = 0; i < p->n; i++) {
+		int m;
+
+		if (p->lit[i]) {
+			m = p->len[i] == s->n && memcmp(p->v[i], s->p, s->n) == 0;
+		} else {
+			if (!copied) {
+				memcpy(buf, s->p, s->n);
+				buf[s->n] = '\0';
+				copied = 1;
+			}
+			m = fnmatch(p->v[i], buf, 0) == 0;
+		}
+		if (m) {
 			p->hit[i] = 1;
 			any = 1;
 		}
+	}
 	return any;
 }
 
@@ -389,8 +414,10 @@ static struct group *group_of(muse_query *q, const uint8_t *key, size_t n)
 	g = &q->groups[q->ngroups];
 	memset(g, 0, sizeof(*g));
 	if ((g->key = malloc(n ? n : 1)) == NULL ||
+	    muse_fold_init(&g->fold, q->h.lgk) ||
 	    muse_acc_init(&g->acc, q->h.lgk)) {
 		free(g->key);
+		muse_fold_free(&g->fold);
 		return NULL;
 	}
 	if (n)
@@ -413,7 +440,7 @@ static int fold(muse_query *q, const struct muse_key *k)
 
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		if (d != MUSE_DIM_DATE && q->filter[d].n &&
-		    !matches(&q->filter[d], d, &k->s[d]))
+		    !matches(&q->filter[d], &k->s[d]))
 			return 1;
 	if (seg_in_store && !q->filter[MUSE_DIM_SEGMENT].n &&
 	    !(q->by & 1u << MUSE_DIM_SEGMENT) &&
@@ -452,8 +479,6 @@ static int fold(muse_query *q, const struct muse_key *k)
 static int begin_stream(muse_query *q, const struct muse_header *h,
 	struct muse_err *e)
 {
-	int rc;
-
 	if (h->kind != MUSE_KIND_SKETCH)
 		return muse_err_set(e, MUSE_EUSAGE,
 		    "not a sketch store (an event stream: run muse-sketch)");
@@ -461,9 +486,7 @@ static int begin_stream(muse_query *q, const struct muse_header *h,
 		return muse_header_compatible(&q->h, h, e);
 	q->h = *h;
 	q->have_h = 1;
-	if ((rc = check_dims(q, e)) || (rc = muse_acc_init(&q->rec, h->lgk)))
-		return rc;
-	return 0;
+	return check_dims(q, e);
 }
 
 /*
@@ -484,8 +507,7 @@ static int take(muse_query *q, const uint8_t *rec, size_t n,
 		return 0;
 	if (rc || (g = group_of(q, q->key.p, q->key.len)) == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	muse_acc_clear(&q->rec);
-	if ((rc = muse_rec_decode(&q->h, rec, n, &k, &q->rec, e)))
+	if ((rc = muse_rec_fold(&q->h, rec, n, &g->fold, e)))
 		return rc;
 	if (q->h.dims & 1u << MUSE_DIM_SEGMENT) {
 		const struct muse_str *sg = &k.s[MUSE_DIM_SEGMENT];
@@ -498,8 +520,6 @@ static int take(muse_query *q, const uint8_t *rec, size_t n,
 			g->multi_seg = 1;
 		}
 	}
-	if (muse_acc_merge(&g->acc, &q->rec))
-		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -634,6 +654,76 @@ static int block_zone_ok(const muse_query *q, const struct muse_zone *z)
 	return 1;
 }
 
+/* Whether a value matches a pattern of a filter; no hit is noted. */
+static int value_matches(const struct patterns *p, const struct muse_str *s)
+{
+	char buf[256];
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->lit[i]) {
+			if (p->len[i] == s->n && memcmp(p->v[i], s->p, s->n) == 0)
+				return 1;
+			continue;
+		}
+		memcpy(buf, s->p, s->n);
+		buf[s->n] = '\0';
+		if (fnmatch(p->v[i], buf, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int any_value_matches(const struct patterns *p,
+	const struct muse_str *v, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (value_matches(p, &v[j]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether the exact values of a cached block (muse_store_block_values)
+ * show that none of its records can pass the filters.  A record is checked
+ * dimension by dimension (see fold), and a filter value that matches a
+ * record rejected later still counts as found (no "no asset matches"
+ * warning); so a block is passed over because of a dimension only when
+ * every value of the filters before it has been found already.  Then
+ * reading it would change nothing at all.
+ */
+static int block_values_rule_out(muse_query *q, const muse_store *st,
+	size_t i)
+{
+	static const int order[] = { MUSE_DIM_TITLE, MUSE_DIM_ASSET,
+		MUSE_DIM_SEGMENT, MUSE_DIM_COUNTRY };
+	const struct muse_str *v;
+	size_t n;
+
+	for (int o = 0; o < 4; o++) {
+		const struct patterns *p = &q->filter[order[o]];
+
+		if (p->n == 0 || !(q->h.dims & 1u << order[o]))
+			continue;
+		if ((v = muse_store_block_values(st, i, order[o], &n)) == NULL)
+			return 0;
+		if (!any_value_matches(p, v, n))
+			return 1;
+		for (size_t j = 0; j < p->n; j++)
+			if (!p->hit[j])
+				return 0;
+	}
+	/* Without --segment or --by segment only the "*" rows are read. */
+	if ((q->h.dims & 1u << MUSE_DIM_SEGMENT) &&
+	    !q->filter[MUSE_DIM_SEGMENT].n && !(q->by & 1u << MUSE_DIM_SEGMENT) &&
+	    (v = muse_store_block_values(st, i, MUSE_DIM_SEGMENT, &n)) != NULL) {
+		for (size_t j = 0; j < n; j++)
+			if (v[j].n == 1 && v[j].p[0] == '*')
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
 /* Reads the blocks of an indexed store that can matter. */
 int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 {
@@ -649,7 +739,8 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 
 		muse_store_block_keys(st, i, &lo, &hi);
 		if (!block_may_match(q, &lo, &hi) ||
-		    !block_zone_ok(q, muse_store_block_zone(st, i)))
+		    !block_zone_ok(q, muse_store_block_zone(st, i)) ||
+		    block_values_rule_out(q, st, i))
 			continue;
 		q->blocks_read++;
 		if ((rc = muse_store_read_block(st, i, e)))
@@ -1053,6 +1144,10 @@ static int write_answer(muse_query *q, FILE *out,
 	if (rows == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	for (size_t i = 0; i < q->ngroups; i++) {
+		if (muse_fold_get(&q->groups[i].fold, &q->groups[i].acc)) {
+			free(rows);
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		}
 		rows[i].g = &q->groups[i];
 		compute(q, &rows[i]);
 		multi |= q->groups[i].multi_seg;

@@ -39,6 +39,13 @@ void muse_store_block_keys(const muse_store *s, size_t i,
  * memory; a one-shot query needs no cache).  Default 0.
  */
 void muse_store_cache(muse_store *s, size_t bytes);
+/*
+ * With a cache: the distinct values of string dimension dim among the
+ * records of block i, once the block has been read and cached (n of them);
+ * NULL while they are not known.
+ */
+const struct muse_str *muse_store_block_values(const muse_store *s,
+	size_t i, int dim, size_t *n);
 /* The zone of block i: its days and hashed sets of values. */
 const struct muse_zone *muse_store_block_zone(const muse_store *s, size_t i);
 /*

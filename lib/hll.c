@@ -1378,7 +1378,11 @@ static int union_settle(muse_hll_union *u)
 
 	if (u->reg != NULL || nt == 0)
 		return 0;
-	radix_sort(tail, u->tmp, nt);
+	/* A tail of one field (a group of one key, say) is sorted already. */
+	for (i = 1; i < nt && tail[i - 1] < tail[i]; i++)
+		;
+	if (i < nt)
+		radix_sort(tail, u->tmp, nt);
 	for (i = 0; i < nt; i++)
 		if (d == 0 || tail[i] != tail[d - 1])
 			tail[d++] = tail[i];

@@ -92,6 +92,7 @@ struct muse_query {
 	uint64_t blocks_read;       /* of indexed stores, for --stats */
 	uint64_t blocks_total;
 	uint64_t stores_scanned;    /* read whole, without an index */
+	uint64_t zone_want[3];      /* see zone_prepare; 0: no constraint */
 };
 
 muse_query *muse_query_new(struct muse_err *e)
@@ -537,16 +538,15 @@ static int str_cmp(const char *a, size_t an, const char *b, size_t bn)
  * patterns.  A pattern's literal prefix (up to its first glob character)
  * bounds what it can match: every match starts with the prefix.
  */
-static int range_may_match(const struct patterns *p, int dim,
+static int range_may_match(const struct patterns *p,
 	const struct muse_str *lo, const struct muse_str *hi)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		const char *pat = p->v[i];
-		size_t pre = dim == MUSE_DIM_SEGMENT && strcmp(pat, "*") == 0 ?
-		    1 : strcspn(pat, "*?[\\");
+		/* lit covers the segment "*", which is no glob */
+		size_t pre = p->lit[i] ? p->len[i] : strcspn(pat, "*?[\\");
 
-		if (pre == strlen(pat) || (dim == MUSE_DIM_SEGMENT &&
-		    strcmp(pat, "*") == 0)) {
+		if (p->lit[i]) {
 			/* A literal: inside the range or not. */
 			if (str_cmp(pat, pre, lo->p, lo->n) >= 0 &&
 			    str_cmp(pat, pre, hi->p, hi->n) <= 0)
@@ -599,7 +599,7 @@ static int block_may_match(const muse_query *q, const struct muse_key *lo,
 		    !(q->by & 1u << MUSE_DIM_SEGMENT))
 			p = &star;      /* only the all-users rows are read */
 		same = str_cmp(lo->s[d].p, lo->s[d].n, hi->s[d].p, hi->s[d].n) == 0;
-		if (p->n && !range_may_match(p, d, &lo->s[d], &hi->s[d]))
+		if (p->n && !range_may_match(p, &lo->s[d], &hi->s[d]))
 			return 0;
 		if (!same)
 			return 1;
@@ -608,49 +608,48 @@ static int block_may_match(const muse_query *q, const struct muse_key *lo,
 }
 
 /*
- * Whether any value a filter can match has its bit in a zone's set; only
- * filters made of literal values can tell (a glob can match anything).
+ * What the zones of the blocks must hold for a block to be read: for the
+ * asset, segment and country sets, the bits of the filter's values (or of
+ * "*", the only segment read without --segment or --by segment).  Only a
+ * filter made of literal values can tell (a glob can match anything).
+ * Worked out once a query, not once a block.
  */
-static int zone_may_match(const struct patterns *p, uint64_t bits)
-{
-	uint64_t want = 0;
-
-	for (size_t i = 0; i < p->n; i++) {
-		if (strcspn(p->v[i], "*?[\\") != strlen(p->v[i]))
-			return 1;
-		want |= muse_zone_bit(p->v[i], strlen(p->v[i]));
-	}
-	return p->n == 0 || (want & bits) != 0;
-}
-
-static int block_zone_ok(const muse_query *q, const struct muse_zone *z)
+static void zone_prepare(muse_query *q)
 {
 	static const int dim[3] = { MUSE_DIM_ASSET, MUSE_DIM_SEGMENT,
 		MUSE_DIM_COUNTRY };
 
+	for (int i = 0; i < 3; i++) {
+		const struct patterns *p = &q->filter[dim[i]];
+		int d = dim[i];
+
+		q->zone_want[i] = 0;
+		if (!(q->h.dims & 1u << d))
+			continue;
+		if (d == MUSE_DIM_SEGMENT && ((!p->n &&
+		    !(q->by & 1u << MUSE_DIM_SEGMENT)) ||
+		    (p->n == 1 && strcmp(p->v[0], "*") == 0))) {
+			q->zone_want[i] = muse_zone_bit("*", 1);
+			continue;
+		}
+		for (size_t j = 0; j < p->n; j++) {
+			if (strcspn(p->v[j], "*?[\\") != p->len[j]) {
+				q->zone_want[i] = 0;
+				break;
+			}
+			q->zone_want[i] |= muse_zone_bit(p->v[j], p->len[j]);
+		}
+	}
+}
+
+static int block_zone_ok(const muse_query *q, const struct muse_zone *z)
+{
 	if (q->has_dates && (q->h.dims & 1u << MUSE_DIM_DATE) &&
 	    ((int64_t)z->max_day < q->day_from || (int64_t)z->min_day > q->day_to))
 		return 0;
-	for (int i = 0; i < 3; i++) {
-		int d = dim[i];
-
-		if (!(q->h.dims & 1u << d))
-			continue;
-		if (d == MUSE_DIM_SEGMENT && !q->filter[d].n &&
-		    !(q->by & 1u << MUSE_DIM_SEGMENT)) {
-			if (!(z->bits[i] & muse_zone_bit("*", 1)))
-				return 0;
-			continue;
-		}
-		if (d == MUSE_DIM_SEGMENT && q->filter[d].n == 1 &&
-		    strcmp(q->filter[d].v[0], "*") == 0) {
-			if (!(z->bits[i] & muse_zone_bit("*", 1)))
-				return 0;
-			continue;
-		}
-		if (!zone_may_match(&q->filter[d], z->bits[i]))
+	for (int i = 0; i < 3; i++)
+		if (q->zone_want[i] && !(z->bits[i] & q->zone_want[i]))
 			return 0;
-	}
 	return 1;
 }
 
@@ -731,15 +730,18 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 
 	if ((rc = begin_stream(q, muse_store_header(st), e)))
 		return rc;
+	zone_prepare(q);
 	q->blocks_total += muse_store_nblocks(st);
 	for (size_t i = 0; i < muse_store_nblocks(st); i++) {
 		struct muse_key lo, hi;
 		const uint8_t *rec;
 		size_t n;
 
+		/* The zone first: a few bit operations rule out most blocks. */
+		if (!block_zone_ok(q, muse_store_block_zone(st, i)))
+			continue;
 		muse_store_block_keys(st, i, &lo, &hi);
 		if (!block_may_match(q, &lo, &hi) ||
-		    !block_zone_ok(q, muse_store_block_zone(st, i)) ||
 		    block_values_rule_out(q, st, i))
 			continue;
 		q->blocks_read++;

@@ -109,17 +109,18 @@ for k in "${KEYS[@]}"; do
 done
 
 # ---------------------------------------------------------- cold latency
-declare -A MED P99 BLK
+declare -A MED P99 CPU BLK
 for k in "${KEYS[@]}"; do
 	qwords "$k"
 	log "cold: $k (${RUNS} runs)"
 	tests/bench/coldrun "$RUNS" muse-query "$store" "${W[@]}" > "$work/$k.times"
-	MED[$k]=$(sort -g "$work/$k.times" | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
-	P99[$k]=$(sort -g "$work/$k.times" | awk '{ v[NR] = $1 } END { i = int(NR * 0.99 + 0.999999); printf "%.2f", 1000 * v[i] }')
+	MED[$k]=$(cut -d' ' -f1 "$work/$k.times" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
+	P99[$k]=$(cut -d' ' -f1 "$work/$k.times" | sort -g | awk '{ v[NR] = $1 } END { i = int(NR * 0.99 + 0.999999); printf "%.2f", 1000 * v[i] }')
+	CPU[$k]=$(cut -d' ' -f2 "$work/$k.times" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
 	BLK[$k]=$(muse-query "$store" "${W[@]}" --stats 2>&1 > /dev/null | sed -n 's/.*read \([0-9]*\) of .*/\1/p')
 done
-cold_true=$(tests/bench/coldrun "$RUNS" /bin/true | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
-cold_version=$(tests/bench/coldrun "$RUNS" muse-query --version | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
+cold_true=$(tests/bench/coldrun "$RUNS" /bin/true | cut -d' ' -f1 | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
+cold_version=$(tests/bench/coldrun "$RUNS" muse-query --version | cut -d' ' -f1 | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
 
 # ------------------------------------------------------ --serve throughput
 log "serve: $NQ mixed queries"
@@ -148,9 +149,11 @@ awk -v n="$NQ" -v start="$START" -v days="$DAYS" -v period="$period" '
 		}
 	}' "$work/all-assets" "$work/all-titles" "$work/all-segs" > "$work/stream.txt"
 s=$(now)
-muse-query --serve "$store" < "$work/stream.txt" > "$work/answers.jsonl"
+/usr/bin/time -o "$work/serve.time" -f '%U %S' muse-query --serve "$store" < "$work/stream.txt" > "$work/answers.jsonl"
 e=$(now)
 serve_s=$(echo "$e - $s" | bc -l)
+read -r su ss < "$work/serve.time"
+serve_cpu=$(echo "$su + $ss" | bc -l)
 answered=$(grep -c '"rows"' "$work/answers.jsonl" || true)
 errors=$(grep -c '"error"' "$work/answers.jsonl" || true)
 [ "$answered" = "$NQ" ] && [ "$errors" = 0 ] || { echo "serve.sh: $answered answers and $errors errors for $NQ queries" >&2; exit 1; }
@@ -217,7 +220,7 @@ row() { # row KEY LABEL GOAL
 	local k=$1 w shown=()
 	qwords "$k"
 	for w in "${W[@]}"; do [[ $w == *' '* ]] && shown+=("'$w'") || shown+=("$w"); done
-	printf '| %s | `%s` | %s | %s | %s | %s |\n' "$2" "${shown[*]}" "${BLK[$k]}" "${MED[$k]}" "${P99[$k]}" \
+	printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$2" "${shown[*]}" "${BLK[$k]}" "${MED[$k]}" "${P99[$k]}" "${CPU[$k]}" \
 		"$( [ -n "$3" ] && echo "under $3 ms: $(verdict "${MED[$k]}" "$3")")"
 }
 cat <<EOF
@@ -228,14 +231,14 @@ Written by \`tests/bench/serve.sh\` (from \`make bench\`) on $(date -u +%F), the
 
 - Store: \`muse-gen --events --users $USERS --titles $TITLES --days $DAYS --start $START\` ($gen_s s), \`muse-sketch\` at the default grain ($sketch_s s): **$keys keys**, $store_bytes bytes in $nblocks blocks.
 - Titles: the one with the most impressions, $top ($(impr_of "$top") impressions, rank 1; its sketches are dense, so its keys fill the most blocks), and the median title with 3 assets or more, $med ($(impr_of "$med") impressions, rank $(rank_of "$med") of $(wc -l < "$work/all-titles")). Segments: the two largest clusters, $segs. Day: $mid; quarter: $period.
-- Cold process: \`tests/bench/coldrun $RUNS\` (posix_spawn + waitpid, stdout to /dev/null; wall clock), store in the page cache. For scale, a cold \`/bin/true\` takes $cold_true ms and \`muse-query --version\` $cold_version ms (median).
+- Cold process: \`tests/bench/coldrun $RUNS\` (posix_spawn + wait4, stdout to /dev/null; wall clock, and the child's CPU time, user + system), store in the page cache. For scale, a cold \`/bin/true\` takes $cold_true ms and \`muse-query --version\` $cold_version ms (median).
 - Load average (1, 5, 15 min) before: $load0; after: $load1 ($(nproc) cores; the machine was shared with other work during the run when these exceed about 1).
 - Every timed answer equals the answer of the same query over the store read whole as a stream (no index, no pruning); --serve answers of the stream sampled against one-shot answers.
 
 ### Cold-process latency of muse-query
 
-| query | options | blocks read | median (ms) | p99 (ms) | goal |
-|---|---|---|---|---|---|
+| query | options | blocks read | median (ms) | p99 (ms) | CPU, median (ms) | goal (median) |
+|---|---|---|---|---|---|---|
 $(row top-a "(a) one asset, one segment, one day; top title" 5)
 $(row top-b "(b) 3 assets x 2 segments, quarter; top title" 5)
 $(row top-c "(c) one title by segment, quarter; top title" 20)
@@ -245,7 +248,7 @@ $(row med-c "(c) median title" 20)
 
 ### --serve throughput
 
-$NQ queries in one stream (6 in 10 like (a) on a random asset, segment and day; 3 like (b) on 3 random assets and 2 random segments over the quarter; 1 like (c) on a random title), piped into one \`muse-query --serve\` process from its start: $answered answers, $errors errors, $(printf '%.2f' "$serve_s") s: **$(printf '%.0f' "$qps") queries/s** (goal over 2000: $( [ "$(echo "$qps > 2000" | bc -l)" = 1 ] && echo met || echo "**not met**")).
+$NQ queries in one stream (6 in 10 like (a) on a random asset, segment and day; 3 like (b) on 3 random assets and 2 random segments over the quarter; 1 like (c) on a random title), piped into one \`muse-query --serve\` process from its start: $answered answers, $errors errors, $(printf '%.2f' "$serve_s") s wall clock: **$(printf '%.0f' "$qps") queries/s** (goal over 2000: $( [ "$(echo "$qps > 2000" | bc -l)" = 1 ] && echo met || echo "**not met**")); $(printf '%.2f' "$serve_cpu") s of CPU (user + system), $(printf '%.0f' "$(echo "$NQ / $serve_cpu" | bc -l)") queries per CPU second.
 
 ### Delta apply against delta size
 

@@ -101,6 +101,11 @@ $(O)/tests/bench/kernels: $(O)/tests/bench/kernels.o $(O)/lib/libmuse.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MUSE_LIBS)
 
+# The cold-process timer of tests/bench/serve.sh; not built by all.
+$(O)/tests/bench/coldrun: $(O)/tests/bench/coldrun.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
@@ -130,7 +135,8 @@ bench: deps
 clean:
 	rm -f lib/*.o lib/*.d lib/libmuse.a cmd/*.o cmd/*.d $(PROGS) \
 	    tests/unit/*.o tests/unit/*.d $(UNITS) \
-	    tests/bench/kernels tests/bench/kernels.o tests/bench/kernels.d
+	    tests/bench/kernels tests/bench/kernels.o tests/bench/kernels.d \
+	    tests/bench/coldrun tests/bench/coldrun.o tests/bench/coldrun.d
 	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_BINS)
 	rm -rf tests/.san tests/.tmp tests/fuzz/.build
 	rm -f lib/libmuse.so.*

@@ -107,7 +107,7 @@ void muse_buf_free(struct muse_buf *b)
 	b->len = b->cap = 0;
 }
 
-int muse_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+int muse_get_varint_long(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 {
 	const uint8_t *p = *pp;
 	uint64_t r = 0;
@@ -131,16 +131,3 @@ int muse_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 	return -1;
 }
 
-int muse_get_str(const uint8_t **pp, const uint8_t *end, const char **s,
-	size_t *n)
-{
-	const uint8_t *p = *pp;
-	uint64_t len;
-
-	if (muse_get_varint(&p, end, &len) || len > (uint64_t)(end - p))
-		return -1;
-	*s = (const char *)p;
-	*n = (size_t)len;
-	*pp = p + len;
-	return 0;
-}

@@ -42,12 +42,39 @@ void muse_buf_free(struct muse_buf *b);
 
 /*
  * Reads a varint at *pp, not past end.  Returns 0 and advances *pp, or -1
- * when the varint is truncated or longer than 10 bytes.
+ * when the varint is truncated, longer than 10 bytes or overlong.  The
+ * one-byte case (lengths, small counters, days are mostly that) is inline;
+ * muse_get_varint_long does the rest.
  */
-int muse_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v);
+int muse_get_varint_long(const uint8_t **pp, const uint8_t *end, uint64_t *v);
+
+static inline int muse_get_varint(const uint8_t **pp, const uint8_t *end,
+	uint64_t *v)
+{
+	const uint8_t *p = *pp;
+
+	if (p < end && *p < 0x80) {
+		*v = *p;
+		*pp = p + 1;
+		return 0;
+	}
+	return muse_get_varint_long(pp, end, v);
+}
+
 /* A varint-length string; the result points into the buffer. */
-int muse_get_str(const uint8_t **pp, const uint8_t *end, const char **s,
-	size_t *n);
+static inline int muse_get_str(const uint8_t **pp, const uint8_t *end,
+	const char **s, size_t *n)
+{
+	const uint8_t *p = *pp;
+	uint64_t len;
+
+	if (muse_get_varint(&p, end, &len) || len > (uint64_t)(end - p))
+		return -1;
+	*s = (const char *)p;
+	*n = (size_t)len;
+	*pp = p + len;
+	return 0;
+}
 
 static inline uint32_t muse_le32(const uint8_t *p)
 {

@@ -595,12 +595,16 @@ static void fold(uint8_t *reg, uint32_t mask, const uint32_t *c, size_t n)
 {
 	size_t i;
 
+	/*
+	 * Always stored, so that no branch depends on the register's old
+	 * value: that comparison goes either way at random, and a missed
+	 * branch costs more than the store.
+	 */
 	for (i = 0; i < n; i++) {
 		uint8_t *r = &reg[c[i] & mask];
-		uint8_t v = (uint8_t)HLL_VALUE(c[i]);
+		uint8_t v = (uint8_t)HLL_VALUE(c[i]), o = *r;
 
-		if (v > *r)
-			*r = v;
+		*r = v > o ? v : o;
 	}
 }
 
@@ -1218,4 +1222,428 @@ int muse_hll_decode(muse_hll *h, const uint8_t **pp, const uint8_t *end,
 	if (rc == 0)
 		*pp = p;
 	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Unions of many encoded sketches
+ *
+ * A query unites hundreds of stored sketches into one.  Merging them one
+ * by one with muse_hll_merge walks the whole sparse result for every
+ * sketch added (and allocates a new array each time), which is quadratic
+ * in the number of small sketches a group collects; and each stored
+ * sketch is first decoded into a sketch of its own and then copied.  The
+ * union below decodes every field straight into the result instead:
+ *
+ *   sparse  while the union holds at most K/4 coupons, they are appended
+ *           unsorted behind a sorted, distinct prefix; when the tail
+ *           outgrows the prefix (and at the end) it is radix-sorted,
+ *           deduplicated and merged into the prefix, and the union turns
+ *           dense when the prefix passes K/4.  Each coupon is so handled
+ *           a constant number of times, in loops without branches on the
+ *           data.  (A hash set of coupons was tried: a probe a coupon,
+ *           with its unpredictable branches, cost more than the sorting.)
+ *   dense   past K/4, dense fields are checked and maxed into the
+ *           registers where they lie, and sparse ones folded in.
+ *
+ * The gaps of a sparse field are decoded a word at a time.  The result is the set union
+ * whatever the order, so muse_hll_union_get gives exactly the sketch the
+ * merges one by one give (the representation is a function of the set:
+ * see the top of the file).  The fast decoder takes only canonical fields;
+ * anything else is decoded again by muse_hll_decode, which reports the
+ * error it has always reported (or, for a valid field the fast path does
+ * not know, merges it the slow way).
+ */
+
+struct muse_hll_union {
+	unsigned lgk;
+	uint32_t mask;
+	uint8_t *reg;           /* dense: K registers; NULL while sparse */
+	uint32_t *cp, *tmp;     /* cp[0..sorted) sorted, distinct; then a tail */
+	size_t sorted, n, cap;
+	uint32_t *dec;          /* dense: a sparse field's coupons, decoded */
+	muse_hll *scratch;      /* for fields the fast path leaves */
+};
+
+muse_hll_union *muse_hll_union_new(unsigned lgk)
+{
+	muse_hll_union *u;
+
+	if (lgk < MUSE_HLL_LGK_MIN || lgk > MUSE_HLL_LGK_MAX)
+		return NULL;
+	u = calloc(1, sizeof(*u));
+	if (u != NULL) {
+		u->lgk = lgk;
+		u->mask = ((uint32_t)1 << lgk) - 1;
+	}
+	return u;
+}
+
+void muse_hll_union_free(muse_hll_union *u)
+{
+	if (u == NULL)
+		return;
+	free(u->reg);
+	free(u->cp);
+	free(u->tmp);
+	free(u->dec);
+	muse_hll_free(u->scratch);
+	free(u);
+}
+
+/* Room for n + more coupons in cp (and as much in tmp). */
+static int union_reserve(muse_hll_union *u, size_t more)
+{
+	size_t want = u->n + more, cap;
+	uint32_t *cp, *tmp;
+
+	if (want <= u->cap)
+		return 0;
+	cap = u->cap ? 2 * u->cap : 256;
+	while (cap < want)
+		cap *= 2;
+	cp = realloc(u->cp, cap * sizeof(*cp));
+	if (cp == NULL)
+		return MUSE_ENOMEM;
+	u->cp = cp;
+	tmp = realloc(u->tmp, cap * sizeof(*tmp));
+	if (tmp == NULL)
+		return MUSE_ENOMEM;
+	u->tmp = tmp;
+	u->cap = cap;
+	return 0;
+}
+
+static int union_densify(muse_hll_union *u)
+{
+	uint8_t *reg = calloc((size_t)u->mask + 1, 1);
+
+	if (reg == NULL)
+		return MUSE_ENOMEM;
+	fold(reg, u->mask, u->cp, u->n);
+	u->reg = reg;
+	u->n = u->sorted = 0;
+	return 0;
+}
+
+/*
+ * Sorts a[0..n) with the help of t[0..n): three passes of 11, 11 and 10
+ * bits; short runs by insertion.
+ */
+static void radix_sort(uint32_t *a, uint32_t *t, size_t n)
+{
+	static const unsigned shift[3] = { 0, 11, 22 };
+	uint32_t *src = a, *dst = t, *x;
+
+	if (n <= 32) {
+		for (size_t i = 1; i < n; i++) {
+			uint32_t v = a[i];
+			size_t j = i;
+
+			for (; j > 0 && a[j - 1] > v; j--)
+				a[j] = a[j - 1];
+			a[j] = v;
+		}
+		return;
+	}
+	for (int pass = 0; pass < 3; pass++) {
+		uint32_t count[2048] = { 0 }, sum = 0;
+		unsigned s = shift[pass];
+
+		for (size_t i = 0; i < n; i++)
+			count[src[i] >> s & 2047]++;
+		for (size_t b = 0; b < 2048; b++) {
+			uint32_t c = count[b];
+
+			count[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[src[i] >> s & 2047]++] = src[i];
+		x = src;
+		src = dst;
+		dst = x;
+	}
+	/* After an odd number of passes the result is in t. */
+	memcpy(a, src, n * sizeof(*a));
+}
+
+/*
+ * Sorts the tail into the prefix; turns the union dense when it holds
+ * more than K/4 coupons.
+ */
+static int union_settle(muse_hll_union *u)
+{
+	uint32_t *tail = u->cp + u->sorted, *out = u->tmp;
+	size_t nt = u->n - u->sorted, i, j = 0, k = 0, d = 0;
+
+	if (u->reg != NULL || nt == 0)
+		return 0;
+	/* A tail of one field (a group of one key, say) is sorted already. */
+	for (i = 1; i < nt && tail[i - 1] < tail[i]; i++)
+		;
+	if (i < nt)
+		radix_sort(tail, u->tmp, nt);
+	for (i = 0; i < nt; i++)
+		if (d == 0 || tail[i] != tail[d - 1])
+			tail[d++] = tail[i];
+	if (u->sorted == 0) {
+		u->n = u->sorted = d;
+	} else {
+		for (i = 0; i < u->sorted || j < d;) {
+			uint32_t v;
+
+			if (j == d || (i < u->sorted && u->cp[i] < tail[j]))
+				v = u->cp[i++];
+			else if (i == u->sorted || tail[j] < u->cp[i])
+				v = tail[j++];
+			else
+				v = u->cp[i++], j++;
+			out[k++] = v;
+		}
+		u->tmp = u->cp;
+		u->cp = out;
+		u->n = u->sorted = k;
+	}
+	if (u->n > MUSE_HLL_SPARSE_MAX(u->lgk))
+		return union_densify(u);
+	return 0;
+}
+
+/* After coupons were appended: settles when the tail has grown enough. */
+static int union_appended(muse_hll_union *u)
+{
+	size_t nt = u->n - u->sorted, lim = MUSE_HLL_SPARSE_MAX(u->lgk);
+
+	if (nt > (u->sorted > lim / 2 ? u->sorted : lim / 2))
+		return union_settle(u);
+	return 0;
+}
+
+/* Adds n coupons (each with a value) to the union, sparse or dense. */
+static int union_add(muse_hll_union *u, const uint32_t *c, uint32_t n)
+{
+	int rc;
+
+	if (u->reg != NULL) {
+		fold(u->reg, u->mask, c, n);
+		return 0;
+	}
+	if ((rc = union_reserve(u, n)) != 0)
+		return rc;
+	if (n)
+		memcpy(u->cp + u->n, c, n * sizeof(*c));
+	u->n += n;
+	return union_appended(u);
+}
+
+static int union_dense_regs(muse_hll_union *u, const uint8_t *reg)
+{
+	int rc;
+
+	if (u->reg == NULL && (rc = union_densify(u)) != 0)
+		return rc;
+	pick_kernel()->max(u->reg, reg, (size_t)u->mask + 1);
+	return 0;
+}
+
+/* Unites a decoded sketch into u (the slow path). */
+static int union_sketch(muse_hll_union *u, const muse_hll *h)
+{
+	int rc;
+
+	if (h->reg != NULL)
+		return union_dense_regs(u, h->reg);
+	if ((rc = union_add(u, h->cp, h->n)) != 0)
+		return rc;
+	return union_add(u, h->pend, h->np);
+}
+
+/* A varint below 2^32 in its one canonical form, or 0. */
+static inline int fast_varint32(const uint8_t **pp, const uint8_t *end,
+	uint32_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t r = 0;
+
+	for (unsigned s = 0; s < 35 && p < end; s += 7) {
+		uint8_t b = *p++;
+
+		if (b == 0 && s > 0)
+			return 0;
+		r |= (uint64_t)(b & 0x7F) << s;
+		if (!(b & 0x80)) {
+			if (r > UINT32_MAX)
+				return 0;
+			*v = (uint32_t)r;
+			*pp = p;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Eight bytes at p as a little-endian word: the gaps of a sparse field are
+ * read a word at a time, without a branch per byte.
+ */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+/*
+ * Decodes cnt gaps at *pp into the coupons out[0..cnt); 1 when the field
+ * is not one the fast path takes.  While 8 bytes remain, a varint's
+ * length is the first byte without its top bit, found in a word at once,
+ * and its 7-bit groups are gathered with shifts; the last few are read a
+ * byte at a time.  The checks are muse_hll_decode's: canonical varints,
+ * a first coupon with a value, strictly rising coupons below 2^32.
+ */
+static int fast_gaps(const uint8_t **pp, const uint8_t *end, uint32_t cnt,
+	uint32_t *out)
+{
+	const uint8_t *p = *pp;
+	uint64_t prev = 0;
+	uint32_t i = 0, gap;
+
+	for (; i < cnt && end - p >= 8; i++) {
+		uint64_t w = load_le64(p), stop = ~w & 0x8080808080808080ULL, x, v;
+		unsigned len;
+
+		if (stop == 0)
+			return 1;
+		len = (unsigned)__builtin_ctzll(stop) / 8 + 1;
+		if (len > 5)
+			return 1;
+		x = w & (~0ULL >> (64 - 8 * len));
+		if (len > 1 && (x >> (8 * (len - 1))) == 0)
+			return 1;       /* a final zero byte: overlong */
+		v = (x & 0x7F) | (x >> 1 & 0x3F80) | (x >> 2 & 0x1FC000) |
+		    (x >> 3 & 0xFE00000) | (x >> 4 & 0x7F0000000ULL);
+		if (i == 0 ? v < HLL_MIN_COUPON : v == 0)
+			return 1;
+		prev += v;
+		if (prev > UINT32_MAX)
+			return 1;
+		out[i] = (uint32_t)prev;
+		p += len;
+	}
+	for (; i < cnt; i++) {
+		if (!fast_varint32(&p, end, &gap) ||
+		    (i == 0 ? gap < HLL_MIN_COUPON : gap == 0) ||
+		    gap > UINT32_MAX - prev)
+			return 1;
+		prev += gap;
+		out[i] = (uint32_t)prev;
+	}
+	*pp = p;
+	return 0;
+}
+
+/*
+ * A sparse field's coupons into u: decoded straight onto the tail while
+ * sparse; while dense, into dec, then folded (two loops, so that the
+ * scattered register updates overlap).  1 when the field is not one the
+ * fast path takes (u is then as it was).
+ */
+static int union_fast_sparse(muse_hll_union *u, uint32_t cnt,
+	const uint8_t **pp, const uint8_t *end, int *rc)
+{
+	uint32_t *out;
+
+	if (cnt > MUSE_HLL_SPARSE_MAX(u->lgk) || cnt > (size_t)(end - *pp))
+		return 1;
+	if (u->reg == NULL) {
+		if ((*rc = union_reserve(u, cnt)) != 0)
+			return 0;
+		out = u->cp + u->n;
+	} else {
+		if (u->dec == NULL &&
+		    (u->dec = malloc(MUSE_HLL_SPARSE_MAX(u->lgk) *
+		    sizeof(*u->dec))) == NULL) {
+			*rc = MUSE_ENOMEM;
+			return 0;
+		}
+		out = u->dec;
+	}
+	if (fast_gaps(pp, end, cnt, out))
+		return 1;
+	if (u->reg != NULL) {
+		fold(u->reg, u->mask, out, cnt);
+		return 0;
+	}
+	u->n += cnt;
+	*rc = union_appended(u);
+	return 0;
+}
+
+int muse_hll_union_decode(muse_hll_union *u, const uint8_t **pp,
+	const uint8_t *end, struct muse_err *e)
+{
+	const uint8_t *p = *pp, *start = *pp;
+	size_t k = (size_t)u->mask + 1;
+	uint32_t tag;
+	int rc = 0;
+
+	if (fast_varint32(&p, end, &tag)) {
+		if (tag == 0) {
+			*pp = p;
+			return 0;
+		}
+		if (tag == 1 && (size_t)(end - p) >= k) {
+			uint8_t top = max_byte(p, k);
+
+			if (top >= 1 && top <= HLL_Q + 1) {
+				if ((rc = union_dense_regs(u, p)) != 0)
+					return muse_err_set(e, rc, "hll: out of memory");
+				*pp = p + k;
+				return 0;
+			}
+		} else if (tag > 1 && !(tag & 1) &&
+		    !union_fast_sparse(u, tag / 2, &p, end, &rc)) {
+			if (rc != 0)
+				return muse_err_set(e, rc, "hll: out of memory");
+			*pp = p;
+			return 0;
+		}
+	}
+	/* Anything else: the decoder's own checks and messages. */
+	if (u->scratch == NULL && (u->scratch = muse_hll_new(u->lgk)) == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "hll: out of memory");
+	p = start;
+	if ((rc = muse_hll_decode(u->scratch, &p, end, e)) != 0)
+		return rc;
+	if ((rc = union_sketch(u, u->scratch)) != 0)
+		return muse_err_set(e, rc, "hll: out of memory");
+	*pp = p;
+	return 0;
+}
+
+int muse_hll_union_get(muse_hll_union *u, muse_hll *h)
+{
+	int rc;
+
+	if (h->lgk != u->lgk)
+		return MUSE_EPARAM;
+	if ((rc = union_settle(u)) != 0)
+		return rc;
+	muse_hll_clear(h);
+	if (u->reg != NULL) {
+		make_dense(h, u->reg);
+		u->reg = NULL;
+	} else if (u->n > 0) {
+		make_sparse(h, u->cp, (uint32_t)u->n, (uint32_t)u->cap);
+		u->cp = NULL;
+		free(u->tmp);
+		u->tmp = NULL;
+		u->cap = 0;
+	}
+	u->n = u->sorted = 0;
+	return 0;
 }

@@ -86,6 +86,24 @@ int muse_hll_decode(muse_hll *h, const uint8_t **pp, const uint8_t *end,
 int muse_hll_add_many(muse_hll *h, const uint32_t *coupons, size_t n);
 
 /*
+ * A union of many encoded sketches of one lgk, built as they are decoded
+ * (see "Unions of many encoded sketches" in hll.c): the same result as
+ * decoding each with muse_hll_decode and merging it with muse_hll_merge,
+ * the same checks and errors, in a fraction of the time.
+ */
+typedef struct muse_hll_union muse_hll_union;
+muse_hll_union *muse_hll_union_new(unsigned lgk);   /* NULL on ENOMEM, bad lgk */
+void muse_hll_union_free(muse_hll_union *u);        /* NULL is fine */
+/* Decodes the field at *pp (as muse_hll_decode) into the union. */
+int muse_hll_union_decode(muse_hll_union *u, const uint8_t **pp,
+	const uint8_t *end, struct muse_err *e);
+/*
+ * h (of the same lgk) becomes the union, and u starts empty again.
+ * 0, MUSE_EPARAM on lgk, or MUSE_ENOMEM.
+ */
+int muse_hll_union_get(muse_hll_union *u, muse_hll *h);
+
+/*
  * The loops over dense registers, in every variant compiled in, for tests
  * and benchmarks; the library picks one itself on each call.  The list
  * runs fastest first and ends with the portable C one; call a variant

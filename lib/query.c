@@ -85,12 +85,15 @@ struct patterns {
 	struct muse_near *near;     /* per value; word NULL for a glob */
 	char last[256];             /* the value offered last */
 	size_t lastlen;             /* SIZE_MAX: none yet */
+	unsigned char *lit;   /* v[i] matches only itself: compared, not fnmatch'd */
+	size_t *len;          /* strlen(v[i]) */
 };
 
 struct group {
 	char *key;            /* group values, each followed by a NUL */
 	size_t keylen;
-	struct muse_acc acc;
+	struct muse_fold fold;    /* the records, united as they are read */
+	struct muse_acc acc;      /* the fold's result, when the answer is made */
 	char seg[256];        /* the first segment folded in */
 	int multi_seg;
 	uint64_t *ctry;       /* hashes of the countries shown in (countries) */
@@ -139,12 +142,13 @@ struct muse_query {
 	size_t ngroups, capgroups;
 	size_t *slots;              /* group index + 1 */
 	size_t nslots;
-	struct muse_acc rec;
+	struct muse_acc rec;        /* a record apart (country stores) */
 	struct muse_buf key;
 	uint64_t version, content;  /* named by JSON lines (--serve) */
 	uint64_t blocks_read;       /* of indexed stores, for --stats */
 	uint64_t blocks_total;
 	uint64_t stores_scanned;    /* read whole, without an index */
+	uint64_t zone_want[3];      /* see zone_prepare; 0: no constraint */
 };
 
 muse_query *muse_query_new(struct muse_err *e)
@@ -173,6 +177,8 @@ static void patterns_free(struct patterns *p)
 	free(p->v);
 	free(p->hit);
 	free(p->near);
+	free(p->lit);
+	free(p->len);
 }
 
 void muse_query_free(muse_query *q)
@@ -189,6 +195,7 @@ void muse_query_free(muse_query *q)
 	for (size_t i = 0; i < q->ngroups; i++) {
 		free(q->groups[i].key);
 		free(q->groups[i].ctry);
+		muse_fold_free(&q->groups[i].fold);
 		muse_acc_free(&q->groups[i].acc);
 	}
 	free(q->groups);
@@ -201,15 +208,17 @@ void muse_query_free(muse_query *q)
 /* ---- options ---- */
 
 /* Adds the items of a list separated by sep to p; what names the option. */
-static int add_patterns(struct patterns *p, const char *list, const char *sep,
-	const char *what, struct muse_err *e)
+/* dim: the filter's dimension, or -1 (the segment "*" is no glob). */
+static int add_patterns(struct patterns *p, int dim, const char *list,
+	const char *sep, const char *what, struct muse_err *e)
 {
 	const char *s = list;
 
 	for (;;) {
 		size_t n = strcspn(s, sep);
 		char **v;
-		unsigned char *hit;
+		unsigned char *hit, *lit;
+		size_t *len;
 		struct muse_near *near;
 
 		if (n == 0)
@@ -224,13 +233,23 @@ static int add_patterns(struct patterns *p, const char *list, const char *sep,
 		near = realloc(p->near, (p->n + 1) * sizeof(*near));
 		if (near)
 			p->near = near;
-		if (v == NULL || hit == NULL || near == NULL ||
-		    (p->v[p->n] = strndup(s, n)) == NULL)
+		lit = realloc(p->lit, p->n + 1);
+		if (lit)
+			p->lit = lit;
+		len = realloc(p->len, (p->n + 1) * sizeof(size_t));
+		if (len)
+			p->len = len;
+		if (v == NULL || hit == NULL || near == NULL || lit == NULL ||
+		    len == NULL || (p->v[p->n] = strndup(s, n)) == NULL)
 			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		muse_near_init(&p->near[p->n], p->v[p->n], n);
 		if (strcspn(p->v[p->n], "*?[\\") != n)
 			p->near[p->n].word = NULL;
 		p->lastlen = SIZE_MAX;
+		/* In a segment filter "*" is the all-users segment, no glob. */
+		p->lit[p->n] = strcspn(p->v[p->n], "*?[\\") == n ||
+		    (dim == MUSE_DIM_SEGMENT && strcmp(p->v[p->n], "*") == 0);
+		p->len[p->n] = n;
 		p->hit[p->n++] = 0;
 		if (s[n] == '\0')
 			return 0;
@@ -241,12 +260,13 @@ static int add_patterns(struct patterns *p, const char *list, const char *sep,
 int muse_query_filter(muse_query *q, int dim, const char *list,
 	struct muse_err *e)
 {
-	return add_patterns(&q->filter[dim], list, ",", muse_dim_name(dim), e);
+	return add_patterns(&q->filter[dim], dim, list, ",", muse_dim_name(dim),
+	    e);
 }
 
 int muse_query_asset_type(muse_query *q, const char *list, struct muse_err *e)
 {
-	return add_patterns(&q->atype, list, ",", "asset-type", e);
+	return add_patterns(&q->atype, -1, list, ",", "asset-type", e);
 }
 
 void muse_query_assets(muse_query *q, const muse_assets *a)
@@ -272,8 +292,8 @@ int muse_query_compare(muse_query *q, const char *spec, struct muse_err *e)
 	    (q->side_spec[1] = strdup(comma + 1)) == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	for (int i = 0; i < 2; i++)
-		if ((rc = add_patterns(&q->side[i], q->side_spec[i], "+",
-		    "compare", e)))
+		if ((rc = add_patterns(&q->side[i], MUSE_DIM_ASSET,
+		    q->side_spec[i], "+", "compare", e)))
 			return rc;
 	q->compare = 1;
 	return 0;
@@ -594,21 +614,31 @@ static void offer(struct patterns *p, const char *s, size_t n)
  * Whether a value matches any pattern of a filter.  In a segment filter the
  * pattern "*" is the all-users segment, not a glob for every segment.
  */
-static int matches(struct patterns *p, int dim, const struct muse_str *s)
+static int matches(struct patterns *p, const struct muse_str *s)
 {
 	char buf[256];
-	int any = 0;
+	int any = 0, copied = 0;
 
-	memcpy(buf, s->p, s->n);
-	buf[s->n] = '\0';
-	for (size_t i = 0; i < p->n; i++)
-		if (dim == MUSE_DIM_SEGMENT && strcmp(p->v[i], "*") == 0 ?
-		    strcmp(buf, "*") == 0 : fnmatch(p->v[i], buf, 0) == 0) {
+	for (size_t i = 0; i < p->n; i++) {
+		int m;
+
+		if (p->lit[i]) {
+			m = p->len[i] == s->n && memcmp(p->v[i], s->p, s->n) == 0;
+		} else {
+			if (!copied) {
+				memcpy(buf, s->p, s->n);
+				buf[s->n] = '\0';
+				copied = 1;
+			}
+			m = fnmatch(p->v[i], buf, 0) == 0;
+		}
+		if (m) {
 			p->hit[i] = 1;
 			any = 1;
 		}
+	}
 	if (!any)
-		offer(p, buf, s->n);
+		offer(p, s->p, s->n);
 	return any;
 }
 
@@ -659,8 +689,10 @@ static struct group *group_of(muse_query *q, const uint8_t *key, size_t n)
 	g = &q->groups[q->ngroups];
 	memset(g, 0, sizeof(*g));
 	if ((g->key = malloc(n ? n : 1)) == NULL ||
+	    muse_fold_init(&g->fold, q->h.lgk) ||
 	    muse_acc_init(&g->acc, q->h.lgk)) {
 		free(g->key);
+		muse_fold_free(&g->fold);
 		return NULL;
 	}
 	if (n)
@@ -690,7 +722,7 @@ static int fold(muse_query *q, const struct muse_key *k)
 
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		if (d != MUSE_DIM_DATE && q->filter[d].n &&
-		    !matches(&q->filter[d], d, &k->s[d]))
+		    !matches(&q->filter[d], &k->s[d]))
 			return 1;
 	if (seg_in_store && !q->filter[MUSE_DIM_SEGMENT].n &&
 	    !(q->by & 1u << MUSE_DIM_SEGMENT) &&
@@ -703,12 +735,12 @@ static int fold(muse_query *q, const struct muse_key *k)
 	if (q->atype.n) {
 		struct muse_str t = { type, type ? strlen(type) : 0 };
 
-		if (type == NULL || !matches(&q->atype, -1, &t))
+		if (type == NULL || !matches(&q->atype, &t))
 			return 1;
 	}
 	if (q->compare) {
-		int a = matches(&q->side[0], MUSE_DIM_ASSET, asset);
-		int b = matches(&q->side[1], MUSE_DIM_ASSET, asset);
+		int a = matches(&q->side[0], asset);
+		int b = matches(&q->side[1], asset);
 
 		if (a && b) {
 			q->key.len = 0;
@@ -822,8 +854,7 @@ static int take(muse_query *q, const uint8_t *rec, size_t n,
 		    "sides of --compare", (const char *)q->key.p);
 	if (rc || (g = group_of(q, q->key.p, q->key.len)) == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	muse_acc_clear(&q->rec);
-	if ((rc = muse_rec_decode(&q->h, rec, n, &k, &q->rec, e)))
+	if ((rc = muse_rec_fold(&q->h, rec, n, &g->fold, e)))
 		return rc;
 	if (q->h.dims & 1u << MUSE_DIM_SEGMENT) {
 		const struct muse_str *sg = &k.s[MUSE_DIM_SEGMENT];
@@ -836,12 +867,19 @@ static int take(muse_query *q, const uint8_t *rec, size_t n,
 			g->multi_seg = 1;
 		}
 	}
-	if (muse_acc_merge(&g->acc, &q->rec))
-		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	if ((q->h.dims & 1u << MUSE_DIM_COUNTRY) &&
-	    (q->rec.impressions || !muse_hll_is_empty(q->rec.reach)) &&
-	    add_country(g, &k.s[MUSE_DIM_COUNTRY]))
-		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	/*
+	 * The countries metric counts the countries of the records with
+	 * impressions or users: only stores with the country dimension need
+	 * the record's figures apart.
+	 */
+	if (q->h.dims & 1u << MUSE_DIM_COUNTRY) {
+		muse_acc_clear(&q->rec);
+		if ((rc = muse_rec_decode(&q->h, rec, n, &k, &q->rec, e)))
+			return rc;
+		if ((q->rec.impressions || !muse_hll_is_empty(q->rec.reach)) &&
+		    add_country(g, &k.s[MUSE_DIM_COUNTRY]))
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
 	return 0;
 }
 
@@ -859,16 +897,15 @@ static int str_cmp(const char *a, size_t an, const char *b, size_t bn)
  * patterns.  A pattern's literal prefix (up to its first glob character)
  * bounds what it can match: every match starts with the prefix.
  */
-static int range_may_match(const struct patterns *p, int dim,
+static int range_may_match(const struct patterns *p,
 	const struct muse_str *lo, const struct muse_str *hi)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		const char *pat = p->v[i];
-		size_t pre = dim == MUSE_DIM_SEGMENT && strcmp(pat, "*") == 0 ?
-		    1 : strcspn(pat, "*?[\\");
+		/* lit covers the segment "*", which is no glob */
+		size_t pre = p->lit[i] ? p->len[i] : strcspn(pat, "*?[\\");
 
-		if (pre == strlen(pat) || (dim == MUSE_DIM_SEGMENT &&
-		    strcmp(pat, "*") == 0)) {
+		if (p->lit[i]) {
 			/* A literal: inside the range or not. */
 			if (str_cmp(pat, pre, lo->p, lo->n) >= 0 &&
 			    str_cmp(pat, pre, hi->p, hi->n) <= 0)
@@ -921,7 +958,7 @@ static int block_may_match(const muse_query *q, const struct muse_key *lo,
 		    !(q->by & 1u << MUSE_DIM_SEGMENT))
 			p = &star;      /* only the all-users rows are read */
 		same = str_cmp(lo->s[d].p, lo->s[d].n, hi->s[d].p, hi->s[d].n) == 0;
-		if (p->n && !range_may_match(p, d, &lo->s[d], &hi->s[d]))
+		if (p->n && !range_may_match(p, &lo->s[d], &hi->s[d]))
 			return 0;
 		if (!same)
 			return 1;
@@ -930,50 +967,119 @@ static int block_may_match(const muse_query *q, const struct muse_key *lo,
 }
 
 /*
- * Whether any value a filter can match has its bit in a zone's set; only
- * filters made of literal values can tell (a glob can match anything).
+ * What the zones of the blocks must hold for a block to be read: for the
+ * asset, segment and country sets, the bits of the filter's values (or of
+ * "*", the only segment read without --segment or --by segment).  Only a
+ * filter made of literal values can tell (a glob can match anything).
+ * Worked out once a query, not once a block.
  */
-static int zone_may_match(const struct patterns *p, uint64_t bits)
-{
-	uint64_t want = 0;
-
-	for (size_t i = 0; i < p->n; i++) {
-		if (strcspn(p->v[i], "*?[\\") != strlen(p->v[i]))
-			return 1;
-		want |= muse_zone_bit(p->v[i], strlen(p->v[i]));
-	}
-	return p->n == 0 || (want & bits) != 0;
-}
-
-static int block_zone_ok(const muse_query *q, const struct muse_zone *z)
+static void zone_prepare(muse_query *q)
 {
 	static const int dim[3] = { MUSE_DIM_ASSET, MUSE_DIM_SEGMENT,
 		MUSE_DIM_COUNTRY };
 
+	for (int i = 0; i < 3; i++) {
+		const struct patterns *p = &q->filter[dim[i]];
+		int d = dim[i];
+
+		q->zone_want[i] = 0;
+		if (!(q->h.dims & 1u << d))
+			continue;
+		if (d == MUSE_DIM_SEGMENT && ((!p->n &&
+		    !(q->by & 1u << MUSE_DIM_SEGMENT)) ||
+		    (p->n == 1 && strcmp(p->v[0], "*") == 0))) {
+			q->zone_want[i] = muse_zone_bit("*", 1);
+			continue;
+		}
+		for (size_t j = 0; j < p->n; j++) {
+			if (strcspn(p->v[j], "*?[\\") != p->len[j]) {
+				q->zone_want[i] = 0;
+				break;
+			}
+			q->zone_want[i] |= muse_zone_bit(p->v[j], p->len[j]);
+		}
+	}
+}
+
+static int block_zone_ok(const muse_query *q, const struct muse_zone *z)
+{
 	if (q->has_dates && (q->h.dims & 1u << MUSE_DIM_DATE) &&
 	    ((int64_t)z->max_day < q->day_from || (int64_t)z->min_day > q->day_to))
 		return 0;
-	for (int i = 0; i < 3; i++) {
-		int d = dim[i];
-
-		if (!(q->h.dims & 1u << d))
-			continue;
-		if (d == MUSE_DIM_SEGMENT && !q->filter[d].n &&
-		    !(q->by & 1u << MUSE_DIM_SEGMENT)) {
-			if (!(z->bits[i] & muse_zone_bit("*", 1)))
-				return 0;
-			continue;
-		}
-		if (d == MUSE_DIM_SEGMENT && q->filter[d].n == 1 &&
-		    strcmp(q->filter[d].v[0], "*") == 0) {
-			if (!(z->bits[i] & muse_zone_bit("*", 1)))
-				return 0;
-			continue;
-		}
-		if (!zone_may_match(&q->filter[d], z->bits[i]))
+	for (int i = 0; i < 3; i++)
+		if (q->zone_want[i] && !(z->bits[i] & q->zone_want[i]))
 			return 0;
-	}
 	return 1;
+}
+
+/* Whether a value matches a pattern of a filter; no hit is noted. */
+static int value_matches(const struct patterns *p, const struct muse_str *s)
+{
+	char buf[256];
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->lit[i]) {
+			if (p->len[i] == s->n && memcmp(p->v[i], s->p, s->n) == 0)
+				return 1;
+			continue;
+		}
+		memcpy(buf, s->p, s->n);
+		buf[s->n] = '\0';
+		if (fnmatch(p->v[i], buf, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int any_value_matches(const struct patterns *p,
+	const struct muse_str *v, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (value_matches(p, &v[j]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether the exact values of a cached block (muse_store_block_values)
+ * show that none of its records can pass the filters.  A record is checked
+ * dimension by dimension (see fold), and a filter value that matches a
+ * record rejected later still counts as found (no "no asset matches"
+ * warning); so a block is passed over because of a dimension only when
+ * every value of the filters before it has been found already.  Then
+ * reading it would change nothing at all.
+ */
+static int block_values_rule_out(muse_query *q, const muse_store *st,
+	size_t i)
+{
+	static const int order[] = { MUSE_DIM_TITLE, MUSE_DIM_ASSET,
+		MUSE_DIM_SEGMENT, MUSE_DIM_COUNTRY };
+	const struct muse_str *v;
+	size_t n;
+
+	for (int o = 0; o < 4; o++) {
+		const struct patterns *p = &q->filter[order[o]];
+
+		if (p->n == 0 || !(q->h.dims & 1u << order[o]))
+			continue;
+		if ((v = muse_store_block_values(st, i, order[o], &n)) == NULL)
+			return 0;
+		if (!any_value_matches(p, v, n))
+			return 1;
+		for (size_t j = 0; j < p->n; j++)
+			if (!p->hit[j])
+				return 0;
+	}
+	/* Without --segment or --by segment only the "*" rows are read. */
+	if ((q->h.dims & 1u << MUSE_DIM_SEGMENT) &&
+	    !q->filter[MUSE_DIM_SEGMENT].n && !(q->by & 1u << MUSE_DIM_SEGMENT) &&
+	    (v = muse_store_block_values(st, i, MUSE_DIM_SEGMENT, &n)) != NULL) {
+		for (size_t j = 0; j < n; j++)
+			if (v[j].n == 1 && v[j].p[0] == '*')
+				return 0;
+		return 1;
+	}
+	return 0;
 }
 
 /* Reads the blocks of an indexed store that can matter. */
@@ -983,20 +1089,19 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 
 	if ((rc = begin_stream(q, muse_store_header(st), e)))
 		return rc;
+	zone_prepare(q);
 	q->blocks_total += muse_store_nblocks(st);
 	for (size_t i = 0; i < muse_store_nblocks(st); i++) {
 		struct muse_key lo, hi;
 		const uint8_t *rec;
 		size_t n;
 
+		/* The zone first: a few bit operations rule out most blocks. */
+		if (!block_zone_ok(q, muse_store_block_zone(st, i)))
+			continue;
 		muse_store_block_keys(st, i, &lo, &hi);
-		for (int d = 0; d < MUSE_NDIMS; d++)
-			if (q->filter[d].n && d != MUSE_DIM_DATE) {
-				offer(&q->filter[d], lo.s[d].p, lo.s[d].n);
-				offer(&q->filter[d], hi.s[d].p, hi.s[d].n);
-			}
 		if (!block_may_match(q, &lo, &hi) ||
-		    !block_zone_ok(q, muse_store_block_zone(st, i)))
+		    block_values_rule_out(q, st, i))
 			continue;
 		q->blocks_read++;
 		if ((rc = muse_store_read_block(st, i, e)))
@@ -1006,6 +1111,26 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 				return rc;
 		if (rc < 0)
 			return rc;
+	}
+	/*
+	 * A literal filter value that matched nothing gets the nearest of the
+	 * blocks' first and last keys as candidates (from the index: no extra
+	 * reading), offered only then, so that a query that finds its values
+	 * pays nothing for it.
+	 */
+	for (int d = 0; d < MUSE_NDIMS; d++) {
+		const struct patterns *p = &q->filter[d];
+		int missing = 0;
+
+		for (size_t j = 0; d != MUSE_DIM_DATE && j < p->n; j++)
+			missing |= !p->hit[j] && p->near[j].word != NULL;
+		for (size_t i = 0; missing && i < muse_store_nblocks(st); i++) {
+			struct muse_key lo, hi;
+
+			muse_store_block_keys(st, i, &lo, &hi);
+			offer(&q->filter[d], lo.s[d].p, lo.s[d].n);
+			offer(&q->filter[d], hi.s[d].p, hi.s[d].n);
+		}
 	}
 	return 0;
 }
@@ -2092,6 +2217,11 @@ static int write_answer(muse_query *q, FILE *out,
 	zero.g = &zg;
 	compute(q, &zero);
 	for (size_t i = 0; i < q->ngroups; i++) {
+		if (muse_fold_get(&q->groups[i].fold, &q->groups[i].acc)) {
+			muse_acc_free(&zg.acc);
+			free(rows);
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		}
 		rows[i].g = &q->groups[i];
 		compute(q, &rows[i]);
 		multi |= q->groups[i].multi_seg;

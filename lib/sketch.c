@@ -173,3 +173,73 @@ int muse_rec_decode(const struct muse_header *h, const uint8_t *p, size_t n,
 		    "sketch record has more qualified plays than plays");
 	return 0;
 }
+
+/* ---- folds: many records united as they are decoded ---- */
+
+int muse_fold_init(struct muse_fold *f, unsigned lgk)
+{
+	memset(f, 0, sizeof(*f));
+	f->reach = muse_hll_union_new(lgk);
+	f->qreach = muse_hll_union_new(lgk);
+	f->areach = muse_hll_union_new(lgk);
+	if (!f->reach || !f->qreach || !f->areach) {
+		muse_fold_free(f);
+		return MUSE_ENOMEM;
+	}
+	return 0;
+}
+
+void muse_fold_free(struct muse_fold *f)
+{
+	muse_hll_union_free(f->reach);
+	muse_hll_union_free(f->qreach);
+	muse_hll_union_free(f->areach);
+	memset(f, 0, sizeof(*f));
+}
+
+int muse_rec_fold(const struct muse_header *h, const uint8_t *p, size_t n,
+	struct muse_fold *f, struct muse_err *e)
+{
+	const uint8_t *end = p + n;
+	struct muse_key k;
+	uint64_t impressions, plays, qplays, watch_ms;
+	int rc;
+
+	if (muse_key_decode(h->dims, p, end, &k, &p) ||
+	    muse_get_varint(&p, end, &impressions) ||
+	    muse_get_varint(&p, end, &plays) ||
+	    muse_get_varint(&p, end, &qplays) ||
+	    muse_get_varint(&p, end, &watch_ms))
+		return muse_err_set(e, MUSE_EFORMAT, "malformed sketch record");
+	if ((rc = muse_hll_union_decode(f->reach, &p, end, e)) ||
+	    (rc = muse_hll_union_decode(f->qreach, &p, end, e)) ||
+	    (rc = muse_hll_union_decode(f->areach, &p, end, e)))
+		return rc;
+	if (p != end)
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "sketch record has trailing bytes");
+	if (qplays > plays)
+		return muse_err_set(e, MUSE_EFORMAT,
+		    "sketch record has more qualified plays than plays");
+	f->impressions += impressions;
+	f->plays += plays;
+	f->qplays += qplays;
+	f->watch_ms += watch_ms;
+	return 0;
+}
+
+int muse_fold_get(struct muse_fold *f, struct muse_acc *a)
+{
+	int rc;
+
+	a->impressions = f->impressions;
+	a->plays = f->plays;
+	a->qplays = f->qplays;
+	a->watch_ms = f->watch_ms;
+	if ((rc = muse_hll_union_get(f->reach, a->reach)) ||
+	    (rc = muse_hll_union_get(f->qreach, a->qreach)) ||
+	    (rc = muse_hll_union_get(f->areach, a->areach)))
+		return rc;
+	f->impressions = f->plays = f->qplays = f->watch_ms = 0;
+	return 0;
+}

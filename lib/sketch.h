@@ -47,4 +47,27 @@ int muse_rec_encode(const struct muse_header *h, const struct muse_key *k,
 int muse_rec_decode(const struct muse_header *h, const uint8_t *p, size_t n,
 	struct muse_key *k, struct muse_acc *a, struct muse_err *e);
 
+/*
+ * A group of records united as they are decoded: the counters add and the
+ * sketches go straight into unions (muse_hll_union), never through a
+ * decoded sketch of their own.  muse_fold_get then gives the same
+ * muse_acc as decoding each record with muse_rec_decode and merging it
+ * with muse_acc_merge.
+ */
+struct muse_fold {
+	uint64_t impressions, plays, qplays, watch_ms;
+	muse_hll_union *reach, *qreach, *areach;
+};
+
+int muse_fold_init(struct muse_fold *f, unsigned lgk);
+void muse_fold_free(struct muse_fold *f);
+/*
+ * Checks a whole record as muse_rec_decode does (the same errors) and
+ * unites it into f.  After an error f holds part of the record: drop it.
+ */
+int muse_rec_fold(const struct muse_header *h, const uint8_t *p, size_t n,
+	struct muse_fold *f, struct muse_err *e);
+/* a (initialised, same lgk) becomes f's union; f starts again empty. */
+int muse_fold_get(struct muse_fold *f, struct muse_acc *a);
+
 #endif

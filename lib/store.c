@@ -35,6 +35,19 @@ struct entry {
 	struct muse_key first, last;
 	uint8_t *cached;          /* the checked, decompressed records */
 	uint32_t cached_len;
+	struct values *values;    /* of a cached block: its distinct values */
+};
+
+/*
+ * The distinct values of each string dimension among a cached block's
+ * records (pointing into the cached records).  The footer's zone keeps
+ * 64-bit hashed sets, which a block of many small keys fills; a serving
+ * process that holds the block anyway can afford the exact sets, and so
+ * passes over blocks the zone cannot rule out.
+ */
+struct values {
+	struct muse_str *v[MUSE_NDIMS];
+	size_t n[MUSE_NDIMS];
 };
 
 struct muse_store {
@@ -229,8 +242,14 @@ void muse_store_free(muse_store *s)
 		return;
 	if (s->map)
 		munmap((void *)s->map, s->size);
-	for (size_t i = 0; s->blocks && i < s->nblocks; i++)
+	for (size_t i = 0; s->blocks && i < s->nblocks; i++) {
+		struct values *v = s->blocks[i].values;
+
 		free(s->blocks[i].cached);
+		for (int d = 0; v && d < MUSE_NDIMS; d++)
+			free(v->v[d]);
+		free(v);
+	}
 	ZSTD_freeDCtx(s->dctx);
 	muse_buf_free(&s->raw);
 	free(s->blocks);
@@ -312,6 +331,66 @@ void muse_store_cache(muse_store *s, size_t bytes)
 	s->cache_left = bytes;
 }
 
+static int add_value(struct values *v, int d, const struct muse_str *x,
+	size_t *cap)
+{
+	/*
+	 * Keys are sorted by title, then asset: equal titles and assets come
+	 * together, so comparing with the last one found suffices for them;
+	 * segments and countries recur and are looked up (they are few).
+	 */
+	size_t from = d <= MUSE_DIM_ASSET && v->n[d] ? v->n[d] - 1 : 0;
+
+	for (size_t j = from; j < v->n[d]; j++)
+		if (v->v[d][j].n == x->n && memcmp(v->v[d][j].p, x->p, x->n) == 0)
+			return 0;
+	if (v->n[d] == cap[d]) {
+		size_t c = cap[d] ? 2 * cap[d] : 8;
+		struct muse_str *nv = realloc(v->v[d], c * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		v->v[d] = nv;
+		cap[d] = c;
+	}
+	v->v[d][v->n[d]++] = *x;
+	return 0;
+}
+
+/*
+ * The distinct values of a block just cached; NULL when memory is short
+ * or a key does not decode (the reader then says what is wrong).
+ */
+static struct values *block_values(const muse_store *s, const struct entry *b)
+{
+	struct values *v = calloc(1, sizeof(*v));
+	const uint8_t *p = b->cached, *end = b->cached + b->cached_len;
+	size_t cap[MUSE_NDIMS] = { 0 };
+
+	if (v == NULL)
+		return NULL;
+	for (uint32_t r = 0; r < b->nrecords; r++) {
+		struct muse_key k;
+		const uint8_t *after;
+		uint64_t len;
+
+		if (muse_get_varint(&p, end, &len) || len > (uint64_t)(end - p) ||
+		    muse_key_decode(s->h.dims, p, p + len, &k, &after))
+			goto fail;
+		for (int d = 0; d < MUSE_NDIMS; d++)
+			if (d != MUSE_DIM_DATE && (s->h.dims & 1u << d) &&
+			    add_value(v, d, &k.s[d], cap))
+				goto fail;
+		p += len;
+	}
+	return v;
+fail:
+	for (int d = 0; d < MUSE_NDIMS; d++)
+		free(v->v[d]);
+	free(v);
+	return NULL;
+}
+
 int muse_store_read_block(muse_store *s, size_t i, struct muse_err *e)
 {
 	struct entry *b = &s->blocks[i];
@@ -357,8 +436,20 @@ int muse_store_read_block(muse_store *s, size_t i, struct muse_err *e)
 		s->cache_left -= got;
 		s->cur = b->cached;
 		s->end = b->cached + got;
+		b->values = block_values(s, b);
 	}
 	return 0;
+}
+
+const struct muse_str *muse_store_block_values(const muse_store *s,
+	size_t i, int dim, size_t *n)
+{
+	const struct values *v = s->blocks[i].values;
+
+	if (v == NULL || !(s->h.dims & 1u << dim) || dim == MUSE_DIM_DATE)
+		return NULL;
+	*n = v->n[dim];
+	return v->v[dim];
 }
 
 int muse_store_next(muse_store *s, const uint8_t **rec, size_t *n,

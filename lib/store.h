@@ -45,6 +45,13 @@ void muse_store_cache(muse_store *s, size_t bytes);
  * whole week or month); -1 when it has no date dimension or no record.
  */
 int muse_store_days(const muse_store *s, int64_t *from, int64_t *to);
+/*
+ * With a cache: the distinct values of string dimension dim among the
+ * records of block i, once the block has been read and cached (n of them);
+ * NULL while they are not known.
+ */
+const struct muse_str *muse_store_block_values(const muse_store *s,
+	size_t i, int dim, size_t *n);
 /* The zone of block i: its days and hashed sets of values. */
 const struct muse_zone *muse_store_block_zone(const muse_store *s, size_t i);
 /*

@@ -118,6 +118,39 @@ PY
 	done
 }
 
+@test "--serve: answers and warnings stay the same once blocks are cached" {
+	# Passes two and three answer from cached blocks, whose exact values
+	# rule out blocks the footer's zones cannot: nothing may change, not
+	# even which filter values are reported as matching nothing.
+	local q i=0 n
+	local qs=("${QUERIES[@]}"
+		"-a t0003-a1,nosuch -s Anime -m reach"
+		"-a 't0003-*,t0009-a1' -s Anime,Family* -b asset -m reach"
+		"-t t0004,t0006 -s nosuch,Anime -c US,XX -m reach,impressions"
+		"-a t0002-a1 -s '*' -d 2025-07-05 -m reach"
+		# no such segments, but their hashed bits are in every zone
+		"-a t0003-a1,t0005-a2 -s nosuch1,nosuch2 -m reach")
+	n=${#qs[@]}
+	serve "${qs[@]}" "${qs[@]}" "${qs[@]}"
+	[ ! -s err ] || fail "stderr: $(cat err)"
+	[ "$(wc -l < answers)" -eq $((3 * n)) ] || fail "$(cat answers)"
+	set -f
+	for i in $(seq 0 $((3 * n - 1))); do
+		q=${qs[$((i % n))]}
+		eval "set -- $q"
+		muse-query "$@" -o json "$D/store.msk" > one.json 2> one.err
+		sed -n "$((i + 1))p" answers > line.json
+		python3 - one.json one.err line.json "$q" <<'PY' || fail "line $((i + 1)): $q"
+import json, sys
+one = json.load(open(sys.argv[1]))
+warns = [l[len("muse-query: "):] for l in open(sys.argv[2]).read().splitlines()]
+line = json.loads(open(sys.argv[3]).read())
+assert line["rows"] == one, (sys.argv[4], line["rows"][:2], one[:2])
+assert line["warnings"] == warns, (sys.argv[4], line["warnings"], warns)
+PY
+	done
+}
+
 @test "--serve: a bad query gets a JSON error line and the loop goes on" {
 	serve "-m reech" "--bogus" "-d 2025-13-01" "-a 'unterminated" "-m reach" \
 	    "--metircs=reach" "-a t1-nope"

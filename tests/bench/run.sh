@@ -5,7 +5,9 @@
 # physical reference for the ingest rate.
 #   BENCH_USERS (default 50000) and BENCH_DAYS (default 7) size the data.
 # Then tests/bench/race.sh races the toolkit against DuckDB on its own,
-# larger data set (issue 3) and its section follows (RACE=0 skips it).
+# larger data set (issue 3) and its section follows (RACE=0 skips it), then
+# tests/bench/serve.sh measures serving from an indexed store of a million
+# keys (issue 4: cold queries, --serve, delta apply; SERVE=0 skips it).
 # Sections other scripts keep in RESULTS.md between markers <!-- NAME -->
 # and <!-- /NAME --> (tests/bench/kernels.sh) are carried over as they are.
 set -euo pipefail
@@ -83,16 +85,24 @@ if [ "${RACE:-1}" != 0 ]; then
 	{ echo "<!-- race -->"; tests/bench/race.sh; echo "<!-- /race -->"; } > "$race.tmp"
 	mv "$race.tmp" "$race"
 fi
-# the marked sections of the previous RESULTS.md, the race's excepted
+serve=$work/serve.md
+if [ "${SERVE:-1}" != 0 ]; then
+	echo "serving benchmark..." >&2
+	{ echo "<!-- serve -->"; tests/bench/serve.sh; echo "<!-- /serve -->"; } > "$serve.tmp"
+	mv "$serve.tmp" "$serve"
+fi
+# the marked sections of the previous RESULTS.md, the race's and the
+# serving benchmark's excepted
 kept=$work/kept.md
 if [ -f "$out" ]; then
-	awk '/^<!-- [a-z0-9_-]+ -->$/ && $0 != "<!-- race -->" { on = 1 }
+	awk '/^<!-- [a-z0-9_-]+ -->$/ && $0 != "<!-- race -->" && $0 != "<!-- serve -->" { on = 1 }
 	     on { print }
 	     /^<!-- \/[a-z0-9_-]+ -->$/ { on = 0 }' "$out" > "$kept"
 else
 	: > "$kept"
 fi
 [ "${RACE:-1}" != 0 ] || awk '/^<!-- race -->$/ { on = 1 } on { print } /^<!-- \/race -->$/ { on = 0 }' "$out" 2> /dev/null > "$race" || : > "$race"
+[ "${SERVE:-1}" != 0 ] || awk '/^<!-- serve -->$/ { on = 1 } on { print } /^<!-- \/serve -->$/ { on = 0 }' "$out" 2> /dev/null > "$serve" || : > "$serve"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 {
@@ -113,8 +123,10 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 	printf '| muse-merge of %d daily stores | %.3f | %.1f MB/s of input | output byte-identical to the whole run |\n' "$DAYS" "$t_merge" "$(echo "$day_bytes / 1000000 / $t_merge" | bc -l)"
 	printf '| muse-query, cold process: reach of 3 assets x 3 segments | %.4f | | %s |\n' "$t_query" "indexed store: only the blocks the filters can need"
 	echo
-	echo "Peers: the race against DuckDB (issue 3, tests/bench/race.sh) follows."
+	echo "Peers: the race against DuckDB (issue 3, tests/bench/race.sh) follows; then serving"
+	echo "from an indexed store of a million keys (issue 4, tests/bench/serve.sh)."
 	if [ -s "$race" ]; then echo; cat "$race"; fi
+	if [ -s "$serve" ]; then echo; cat "$serve"; fi
 	if [ -s "$kept" ]; then echo; cat "$kept"; fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"

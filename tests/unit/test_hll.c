@@ -578,6 +578,104 @@ static void test_mutations(int quick)
 	    rounds, decoded);
 }
 
+/*
+ * muse_hll_union: the union of many encoded sketches decoded into it is
+ * byte for byte what decoding each and merging it one by one gives, for
+ * mixes of empty, sparse and dense fields, overlapping or not, around the
+ * switch; the union starts empty again after muse_hll_union_get.  And a
+ * damaged field gets exactly the decoder's answer: the same status, the
+ * same message, the same position.
+ */
+static void test_union(unsigned lgk, int quick)
+{
+	struct rng rg = { 777 + lgk };
+	uint64_t k = (uint64_t)1 << lgk, q4 = k / 4;
+	unsigned rounds = quick ? 40 : 200, r;
+	int good = 1, reused = 1;
+	muse_hll_union *u = muse_hll_union_new(lgk);
+	muse_hll *got = xnew(lgk);
+
+	for (r = 0; r < rounds; r++) {
+		unsigned n = 1 + (unsigned)(rng_next(&rg) % (r % 3 ? 40 : 400));
+		struct muse_buf all = { 0 };
+		muse_hll *want = xnew(lgk);
+		const uint8_t *p;
+		struct muse_err e;
+		int rc = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			/* sizes: mostly small, some near K/4, a few dense */
+			uint64_t pick = rng_next(&rg) % 20, size;
+			uint64_t lo = rng_next(&rg) % (2 * q4 + 1);
+			muse_hll *h;
+
+			size = pick < 2 ? 0 : pick < 14 ? rng_next(&rg) % 50 :
+			    pick < 19 ? q4 + rng_next(&rg) % 17 - (q4 < 8 ? q4 : 8) :
+			    3 * q4;
+			h = sketch(lgk, r % 2 ? 1 : 100 + i, lo, lo + size);
+			if (muse_hll_encode(h, &all) != 0 || muse_hll_merge(want, h) != 0) {
+				fprintf(stderr, "test_hll: out of memory\n");
+				exit(1);
+			}
+			muse_hll_free(h);
+		}
+		p = all.p;
+		for (unsigned i = 0; i < n && rc == 0; i++)
+			rc = muse_hll_union_decode(u, &p, all.p + all.len, &e);
+		good &= rc == 0 && p == all.p + all.len &&
+		    muse_hll_union_get(u, got) == 0 && same_bytes(got, want);
+		/* Empty again: the union of nothing. */
+		reused &= muse_hll_union_get(u, got) == 0 && muse_hll_is_empty(got);
+		muse_hll_free(want);
+		muse_buf_free(&all);
+	}
+	check(good, "lgk %u: %u unions of encoded sketches equal the merges one "
+	    "by one", lgk, rounds);
+	check(reused, "lgk %u: a union starts empty after it is taken", lgk);
+
+	good = 1;
+	for (r = 0; r < (quick ? 2000u : 20000u); r++) {
+		uint64_t sizes[] = { 0, 1, 3, 20, q4, q4 + 1 };
+		muse_hll *src = sketch(lgk, r, 0, sizes[r % 6]), *h = xnew(lgk);
+		struct enc a = encode(src);
+		uint8_t *buf = xmalloc(a.len);
+		size_t len = a.len;
+		const uint8_t *q1 = buf, *q2 = buf;
+		struct muse_err e1, e2;
+		int rc1, rc2;
+
+		memcpy(buf, a.p, len);
+		for (int f = 0; f < 1 + (int)(rng_next(&rg) % 3); f++) {
+			size_t at = (size_t)(rng_next(&rg) % (len < 12 ? len : 12));
+
+			if (rng_next(&rg) & 1)
+				buf[at] ^= (uint8_t)(1u << rng_next(&rg) % 8);
+			else
+				buf[at] = (uint8_t)rng_next(&rg);
+		}
+		if (rng_next(&rg) % 4 == 0)
+			len = (size_t)(rng_next(&rg) % (len + 1));
+		muse_err_clear(&e1);
+		muse_err_clear(&e2);
+		rc1 = muse_hll_decode(h, &q1, buf + len, &e1);
+		rc2 = muse_hll_union_decode(u, &q2, buf + len, &e2);
+		good &= rc1 == rc2 && q1 == q2 &&
+		    (rc1 == 0 || strcmp(e1.msg, e2.msg) == 0);
+		if (rc2 == 0)
+			good &= muse_hll_union_get(u, got) == 0 && same_bytes(got, h);
+		else
+			muse_hll_union_get(u, got);     /* drop what it holds */
+		free(buf);
+		free(a.p);
+		muse_hll_free(src);
+		muse_hll_free(h);
+	}
+	check(good, "lgk %u: damaged fields: the union decodes or refuses each "
+	    "exactly as muse_hll_decode does", lgk);
+	muse_hll_union_free(u);
+	muse_hll_free(got);
+}
+
 /* Reading the coupons between adds must not change what the adds build. */
 static void test_reads_between_adds(void)
 {
@@ -1254,6 +1352,9 @@ int main(int argc, char **argv)
 			test_switch(lgk);
 	test_kernels();
 	test_add_many();
+	test_union(4, quick);
+	test_union(10, quick);
+	test_union(14, quick);
 	test_accuracy(quick);
 	report_speed();
 	return check_done("test_hll");

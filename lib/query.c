@@ -935,11 +935,14 @@ static int block_may_match(const muse_query *q, const struct muse_key *lo,
 {
 	struct patterns star = { 0 };
 	char *starv[1] = { "*" };
-	unsigned char hit[1];
+	unsigned char hit[1], lit[1] = { 1 };  /* the segment "*": no glob */
+	size_t len[1] = { 1 };
 
 	star.v = starv;
 	star.n = 1;
 	star.hit = hit;
+	star.lit = lit;
+	star.len = len;
 	for (int d = 0; d < MUSE_NDIMS; d++) {
 		const struct patterns *p = &q->filter[d];
 		int same;

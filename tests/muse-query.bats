@@ -350,3 +350,18 @@ for off in range(0, len(b), 7):
 	esac
 	expect_output_contains "t1-a1"
 }
+
+@test "a block of one title, asset and day is pruned by segment without a filter" {
+	# Found by the race benchmark: such a block reaches the segment range
+	# check with the implicit all-users pattern.
+	printf '%s\n' 'ts,user_id,asset_id,title_id,country' \
+	    '2025-07-01T10:00:00Z,u1,t1-a1,t1,US' > imp.csv
+	printf '%s\n' 'user_id,cluster' 'u1,Anime' 'u1,Drama' > aff.csv
+	muse-ingest imp.csv aff.csv | muse-sketch -o one.msk
+	run --separate-stderr muse-query one.msk --by title -m impressions,reach -o tsv
+	expect_status 0
+	[ "$output" = $'title\timpressions\treach\nt1\t1\t1' ] || fail "$output"
+	run --separate-stderr muse-query one.msk --by segment -m reach -o tsv
+	expect_status 0
+	[ "$output" = $'segment\treach\n*\t1\nAnime\t1\nDrama\t1' ] || fail "$output"
+}

@@ -5,6 +5,8 @@ reader meets the claim itself and not a checksum mismatch first.  For
 tests/limits.bats.
 
     streamedit.py IN OUT EDIT...
+    streamedit.py --unpack IN      the payload of every block of every
+                                   stream of IN, decompressed, to stdout
 
 EDIT is one of
     nrec=N       the first data block's record count
@@ -16,6 +18,7 @@ EDIT is one of
 Numbers may be given as 2**62 and the like.
 """
 import struct
+import subprocess
 import sys
 
 M64 = (1 << 64) - 1
@@ -68,7 +71,34 @@ def xxh64(data, seed=0):
     return h ^ (h >> 32)
 
 
+def unpack(src):
+    """Walks the streams of src (concatenated) by their block headers
+    alone, without checking anything, and writes every payload, zstd
+    frames decompressed with the zstd command."""
+    b = open(src, 'rb').read()
+    out = sys.stdout.buffer
+    off = 0
+    while off + 64 <= len(b) and b[off:off + 4] == b'\x8aMUS':
+        off += 64
+        while off + 24 <= len(b) and b[off] in b'BS':
+            size = struct.unpack_from('<I', b, off + 12)[0]
+            payload = b[off + 24:off + 24 + size]
+            if b[off] == ord('B'):
+                payload = subprocess.run(['zstd', '-dcq'], input=payload,
+                                         stdout=subprocess.PIPE,
+                                         check=True).stdout
+            out.write(payload)
+            off += 24 + size
+        off += 32   # the trailer
+    if off != len(b):
+        sys.exit('streamedit: %s: not a sequence of streams (byte %d)'
+                 % (src, off))
+
+
 def main():
+    if sys.argv[1] == '--unpack':
+        unpack(sys.argv[2])
+        return
     src, dst, edits = sys.argv[1], sys.argv[2], sys.argv[3:]
     b = bytearray(open(src, 'rb').read())
     blocks, off, trailer = [], 64, None

@@ -140,7 +140,7 @@ clean:
 	    tests/unit/*.o tests/unit/*.d $(UNITS) \
 	    tests/bench/kernels tests/bench/kernels.o tests/bench/kernels.d
 	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_BINS)
-	rm -rf tests/.san tests/.tmp tests/.vg tests/fuzz/.build
+	rm -rf tests/.san tests/.tmp tests/.vg* tests/fuzz/.build
 	rm -f lib/libmuse.so.*
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, the man

@@ -3,7 +3,10 @@
 # program run under valgrind's memcheck.  Any memory error, and any leak
 # valgrind calls definitely or indirectly lost, fails the run.
 #
-#   tests/valgrind.sh [SUITE.bats...]      (default: every tests/*.bats)
+#   tests/valgrind.sh [SUITE.bats...]
+#
+# With no argument: the unit tests and every tests/*.bats; with suites,
+# only those suites.
 #
 # The programs are the normal build (cmd/, -O2 -g).  tests/.vg/bin holds a
 # script per program, muse-x, that execs valgrind on cmd/muse-x; the bats
@@ -17,7 +20,8 @@
 # runs itself, not the programs of MUSE_BIN.  For the origin of an
 # uninitialised value, add --track-origins=yes to VG_OPTS (twice as slow).
 cd "$(dirname "$0")/.." || exit 2
-vg=tests/.vg
+# MUSE_VG_DIR: where the wrappers and logs go (default tests/.vg).
+vg=${MUSE_VG_DIR:-tests/.vg}
 root=$(pwd)
 rm -rf "$vg" && mkdir -p "$vg/bin" "$vg/log" tests/.tmp || exit 2
 command -v valgrind > /dev/null || {
@@ -42,6 +46,7 @@ done
 start=$(date +%s)
 passed=0 failed=0 skipped=0
 for t in tests/unit/test_*.c; do
+	[ $# -eq 0 ] || break
 	name=$(basename "$t" .c)
 	out=$(valgrind $VG_OPTS --log-file="$vg/log/unit-$name.%p.log" \
 	    "tests/unit/$name" quick 2>&1)
@@ -62,7 +67,7 @@ if [ $# -eq 0 ]; then
 fi
 out=$(MUSE_BIN=$vg/bin MUSE_VALGRIND=1 bats --tap "$@" 2>&1)
 rc=$?
-printf '%s\n' "$out" > tests/.tmp/valgrind.log
+printf '%s\n' "$out" > "$vg/bats.log"
 p=$(printf '%s\n' "$out" | grep -c '^ok ')
 f=$(printf '%s\n' "$out" | grep -c '^not ok ')
 s=$(printf '%s\n' "$out" | grep -c '^ok .* # skip')

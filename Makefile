@@ -115,7 +115,8 @@ check: deps
 	@tests/run.sh
 
 # The unit tests and the bats suites with every program under valgrind's
-# memcheck (tests/valgrind.sh): no error, no leak.  Slow: about N min.
+# memcheck (tests/valgrind.sh): no error, no leak.  Slow: 45 min on
+# 2 shared cores (tests/fuzz/README.md, Valgrind).
 check-valgrind:
 	@share/ensure-deps.sh --valgrind
 	@$(MAKE) --no-print-directory all units

@@ -119,14 +119,23 @@ check: deps
 	@$(MAKE) --no-print-directory O=tests/.san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all units fuzzers
 	@tests/run.sh
 
+# The unit tests and the bats suites with every program under valgrind's
+# memcheck (tests/valgrind.sh): no error, no leak.  Slow: 45 min on
+# 2 shared cores (tests/fuzz/README.md, Valgrind).
+check-valgrind:
+	@share/ensure-deps.sh --valgrind
+	@$(MAKE) --no-print-directory all units
+	@tests/valgrind.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@share/demo.sh
 
-# Runs every fuzz target (or FUZZ=NAME...) for FUZZ_SECONDS each under
-# libFuzzer, built with clang into tests/fuzz/.build.
+# Runs every fuzz target (or FUZZ=NAME...) for FUZZ_SECONDS each (or
+# FUZZ_RUNS executions, whichever first) under libFuzzer, built with clang
+# into tests/fuzz/.build.
 fuzz:
-	@MAKE="$(MAKE)" FUZZ_FLAGS="$(FUZZ_FLAGS)" tests/fuzz/fuzz.sh $(FUZZ_SECONDS) $(FUZZ)
+	@MAKE="$(MAKE)" FUZZ_FLAGS="$(FUZZ_FLAGS)" FUZZ_RUNS="$(FUZZ_RUNS)" tests/fuzz/fuzz.sh $(FUZZ_SECONDS) $(FUZZ)
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -138,7 +147,7 @@ clean:
 	    tests/bench/kernels tests/bench/kernels.o tests/bench/kernels.d \
 	    tests/bench/coldrun tests/bench/coldrun.o tests/bench/coldrun.d
 	rm -f tests/fuzz/*.o tests/fuzz/*.d $(FUZZ_BINS)
-	rm -rf tests/.san tests/.tmp tests/fuzz/.build
+	rm -rf tests/.san tests/.tmp tests/.vg* tests/fuzz/.build
 	rm -f lib/libmuse.so.*
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, the man
@@ -195,7 +204,7 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/muse.h $(DESTDIR)$(PKGCONFIGDIR)/muse.pc
 	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/muse 2>/dev/null || true
 
-.PHONY: all units fuzzers fuzz deps check demo bench clean install uninstall
+.PHONY: all units fuzzers fuzz deps check check-valgrind demo bench clean install uninstall
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(O)/%.d) $(UNIT_SRC:%.c=$(O)/%.d) \

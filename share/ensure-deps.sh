@@ -1,6 +1,9 @@
 #!/bin/sh
 # Installs the system packages that building and testing need, when they are
 # missing: as root with apt-get, otherwise prints the command to run.
+#   --build-only   only what building needs
+#   --valgrind     also valgrind (make check-valgrind; make check does
+#                  not need it)
 need=""
 have_pc() { pkg-config --exists "$1" 2>/dev/null; }
 command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
@@ -8,7 +11,15 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 have_pc libzstd || need="$need libzstd-dev"
 have_pc libxxhash || need="$need libxxhash-dev"
-if [ "${1:-}" != "--build-only" ]; then
+build_only= valgrind=
+for a in "$@"; do
+	case $a in
+	--build-only) build_only=1 ;;
+	--valgrind) valgrind=1 ;;
+	esac
+done
+[ -n "$valgrind" ] && ! command -v valgrind >/dev/null 2>&1 && need="$need valgrind"
+if [ -z "$build_only" ]; then
 	command -v bats >/dev/null 2>&1 || need="$need bats"
 	command -v python3 >/dev/null 2>&1 || need="$need python3"
 	command -v zstd >/dev/null 2>&1 || need="$need zstd"

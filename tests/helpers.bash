@@ -14,7 +14,23 @@ FIXTURES=$MUSE_ROOT/tests/fixtures
 REF="python3 $MUSE_ROOT/tests/reference.py"
 
 setup() {
+	valgrind_skip || return
 	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+# valgrind_skip: under make check-valgrind (MUSE_VALGRIND=1), skips the
+# test when tests/valgrind.skip lists it, printing the reason listed.
+valgrind_skip() {
+	[ -n "${MUSE_VALGRIND:-}" ] || return 0
+	local f t r file=${BATS_TEST_FILENAME##*/}
+	while IFS='|' read -r f t r; do
+		f=${f%% } t=${t# } t=${t% } r=${r# }
+		case $f in '#'* | '') continue ;; esac
+		if [ "$f" = "$file" ] && [ "$t" = "$BATS_TEST_DESCRIPTION" ]; then
+			skip "under valgrind: $r (tests/valgrind.skip)"
+		fi
+	done < "$MUSE_ROOT/tests/valgrind.skip"
+	return 0
 }
 
 # fail MESSAGE: ends the test with a message.

@@ -14,6 +14,7 @@ setup_file() {
 
 # Every test starts in its own directory with the small tables.
 setup() {
+	valgrind_skip || return
 	cd "$BATS_TEST_TMPDIR" || return 1
 	gen_small
 }

@@ -19,6 +19,7 @@ setup_file() {
 }
 
 setup() {
+	valgrind_skip || return
 	cd "$BATS_TEST_TMPDIR" || return 1
 	cp "$BATS_FILE_TMPDIR"/*.csv "$BATS_FILE_TMPDIR"/*.mev "$BATS_FILE_TMPDIR"/*.msk .
 }

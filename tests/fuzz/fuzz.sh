@@ -5,6 +5,10 @@
 #
 #   tests/fuzz/fuzz.sh SECONDS [NAME...]     NAME: csv, ts, stream, ...
 #
+# FUZZ_RUNS=N (environment, or make fuzz FUZZ_RUNS=N) also stops each
+# target after N executions, whichever comes first (issue 8 asks for 10
+# million executions or 30 minutes per target).
+#
 # Each target starts from its committed corpus, tests/fuzz/corpus/NAME,
 # which it only reads; what it finds that is new goes to a working corpus,
 # tests/fuzz/.build/corpus/NAME, kept between runs.  Crashes, leaks,
@@ -75,8 +79,10 @@ for name in "$@"; do
 	mkdir -p "$out/corpus/$name" "tests/fuzz/crashes/$name"
 	dict=
 	[ -f "tests/fuzz/$name.dict" ] && dict=-dict=tests/fuzz/$name.dict
-	echo "== fuzz_$name: $secs s"
-	"$bin" -max_total_time="$secs" -print_final_stats=1 \
+	echo "== fuzz_$name: $secs s${FUZZ_RUNS:+ or $FUZZ_RUNS executions}"
+	runs=
+	[ -n "${FUZZ_RUNS:-}" ] && runs=-runs=$FUZZ_RUNS
+	"$bin" -max_total_time="$secs" $runs -print_final_stats=1 \
 	    -artifact_prefix="tests/fuzz/crashes/$name/" $dict \
 	    "$out/corpus/$name" "tests/fuzz/corpus/$name" \
 	    > "$out/fuzz_$name.log" 2>&1

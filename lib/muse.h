@@ -19,6 +19,8 @@
 #include "ts.h"
 #include "event.h"
 #include "hll.h"
+#include "murmur3.h"
+#include "dsketch.h"
 #include "stream.h"
 #include "sketch.h"
 #include "store.h"

@@ -21,7 +21,8 @@
 
 static const char *prog = "muse-query";
 
-enum { OPT_AS_OF = CHAR_MAX + 1, OPT_CI, OPT_SERVE, OPT_SORT, OPT_STATS, OPT_TOP };
+enum { OPT_AS_OF = CHAR_MAX + 1, OPT_CI, OPT_SERVE, OPT_SKETCH, OPT_SKETCH_DIR,
+	OPT_SORT, OPT_STATS, OPT_TOP };
 
 static const struct option longopts[] = {
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
@@ -35,6 +36,8 @@ static const struct option longopts[] = {
 	{ "metrics", required_argument, NULL, 'm' },
 	{ "segment", required_argument, NULL, 's' },
 	{ "serve", no_argument, NULL, OPT_SERVE },
+	{ "sketch", required_argument, NULL, OPT_SKETCH },
+	{ "sketch-dir", required_argument, NULL, OPT_SKETCH_DIR },
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "title", required_argument, NULL, 't' },
@@ -48,8 +51,9 @@ static void usage(void)
 	printf("Usage: muse-query [-hV] [-a LIST] [-t LIST] [-s LIST] [-c LIST] [-d RANGE]\n"
 	    "                  [--as-of VERSION]"
 	    " [-b DIMS] [-m LIST] [--ci LEVEL]\n"
-	    "                  [--sort METRIC[:asc]]"
-	    " [--stats] [--top N] [-o FORMAT] STORE...\n"
+	    "                  [--sketch KIND [--sketch-dir DIR]]"
+	    " [--sort METRIC[:asc]]\n"
+	    "                  [--stats] [--top N] [-o FORMAT] STORE...\n"
 	    "       muse-query --serve STORE\n"
 	    "Answer questions over sketch stores: filter keys, group them, unite\n"
 	    "their sketches (a user counts once in any union) and print metrics.\n"
@@ -78,6 +82,12 @@ static void usage(void)
 	    "                         of stdin with one JSON line each, following\n"
 	    "                         STORE (or the directory's LATEST) as new\n"
 	    "                         versions land\n"
+	    "      --sketch KIND      add a column \"sketch\": each row's reach union\n"
+	    "                         as a DataSketches image in base64 (hll4,\n"
+	    "                         hll6, hll8; compact, at the store's lgK)\n"
+	    "      --sketch-dir DIR   write the images as raw files DIR/N.bin (N\n"
+	    "                         the row) and give their paths in a column\n"
+	    "                         \"sketch_file\" instead\n"
 	    "      --sort METRIC[:asc]  order rows by a metric (descending)\n"
 	    "      --stats            report on stderr how many blocks were read\n"
 	    "  -t, --title LIST       titles\n"
@@ -318,7 +328,8 @@ int main(int argc, char **argv)
 	struct muse_err e;
 	muse_query *q;
 	int c, rc = 0, status = MUSE_EXIT_OK, fmt_set = 0, stats = 0;
-	int serving = 0;
+	int serving = 0, sketch = 0;
+	const char *sketch_dir = NULL;
 	uint64_t as_of = 0;
 	uint64_t v;
 
@@ -368,6 +379,14 @@ int main(int argc, char **argv)
 		case OPT_SERVE:
 			serving = 1;
 			break;
+		case OPT_SKETCH:
+			rc = muse_query_sketch(q, optarg, &e);
+			sketch = 1;
+			break;
+		case OPT_SKETCH_DIR:
+			sketch_dir = optarg;
+			muse_query_sketch_dir(q, optarg);
+			break;
 		case OPT_SORT:
 			rc = muse_query_sort(q, optarg, &e);
 			break;
@@ -413,9 +432,21 @@ int main(int argc, char **argv)
 			    "one-shot queries");
 		return muse_cli_close_stdout(prog, serve(argv[optind]));
 	}
+	if (sketch_dir != NULL && !sketch) {
+		muse_query_free(q);
+		return muse_cli_usage_error(prog, "--sketch-dir needs --sketch");
+	}
+	if (sketch_dir != NULL && mkdir(sketch_dir, 0777) != 0 &&
+	    errno != EEXIST) {
+		muse_cli_warn(prog, "%s: cannot create: %s", sketch_dir,
+		    strerror(errno));
+		muse_query_free(q);
+		return muse_cli_close_stdout(prog, MUSE_EXIT_ERROR);
+	}
+	/* Images are no table: --sketch answers in TSV unless told. */
 	if (!fmt_set)
-		muse_query_set_format(q, isatty(STDOUT_FILENO) ? MUSE_FMT_TABLE :
-		    MUSE_FMT_TSV);
+		muse_query_set_format(q, isatty(STDOUT_FILENO) && !sketch ?
+		    MUSE_FMT_TABLE : MUSE_FMT_TSV);
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {
 		char *path = NULL;
 		uint64_t version;

@@ -22,6 +22,8 @@
 #include <xxhash.h>
 
 #include "buf.h"
+#include "cli.h"
+#include "dsketch.h"
 #include "opts.h"
 #include "query.h"
 #include "sketch.h"
@@ -77,6 +79,8 @@ struct muse_query {
 	int sort_asc;
 	uint64_t top;
 	enum muse_format fmt;
+	enum muse_sketch_kind sketch;
+	const char *sketch_dir;     /* NULL: base64 in the answer */
 	/* state */
 	int have_h;
 	struct muse_header h;
@@ -277,6 +281,32 @@ int muse_query_format(muse_query *q, const char *name, struct muse_err *e)
 		    "unknown format \"%s\" (table, tsv, csv, json)", name);
 	q->fmt = (enum muse_format)f;
 	return 0;
+}
+
+int muse_query_sketch(muse_query *q, const char *kind, struct muse_err *e)
+{
+	static const struct {
+		const char *name;
+		enum muse_sketch_kind kind;
+	} kinds[] = {
+		{ "hll4", MUSE_SKETCH_HLL4 },
+		{ "hll6", MUSE_SKETCH_HLL6 },
+		{ "hll8", MUSE_SKETCH_HLL8 },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kind, kinds[i].name) == 0) {
+			q->sketch = kinds[i].kind;
+			return 0;
+		}
+	}
+	return muse_err_set(e, MUSE_EUSAGE, "unknown sketch kind \"%s\" "
+	    "(hll4, hll6, hll8)", kind);
+}
+
+void muse_query_sketch_dir(muse_query *q, const char *dir)
+{
+	q->sketch_dir = dir;
 }
 
 void muse_query_set_format(muse_query *q, enum muse_format f)
@@ -822,6 +852,69 @@ struct cell {
 	int null;
 };
 
+/* The image of the row's reach union in the kind asked for. */
+static int sketch_image(const muse_query *q, const muse_hll *h,
+	struct muse_buf *img)
+{
+	switch (q->sketch) {
+	case MUSE_SKETCH_HLL4:
+		return muse_ds_export(h, MUSE_DS_HLL4, img);
+	case MUSE_SKETCH_HLL6:
+		return muse_ds_export(h, MUSE_DS_HLL6, img);
+	case MUSE_SKETCH_HLL8:
+		return muse_ds_export(h, MUSE_DS_HLL8, img);
+	case MUSE_SKETCH_NONE:
+		break;
+	}
+	return MUSE_EUSAGE;
+}
+
+/*
+ * The sketch cell of output row r (0-based): the image in base64, or the
+ * path of the file that now holds it, DIR/N.bin with N = r + 1.
+ */
+static int sketch_cell(const muse_query *q, const muse_hll *h, size_t r,
+	struct cell *c, struct muse_err *e)
+{
+	struct muse_buf img = { 0 }, txt = { 0 };
+	char name[32], *path;
+	struct muse_out o;
+	int rc;
+
+	if ((rc = sketch_image(q, h, &img)) != 0) {
+		muse_buf_free(&img);
+		return muse_err_set(e, rc, "cannot make the sketch image");
+	}
+	if (q->sketch_dir == NULL) {
+		rc = muse_b64_encode(img.p, img.len, &txt) ||
+		    muse_buf_put_u8(&txt, 0) ? MUSE_ENOMEM : 0;
+		muse_buf_free(&img);
+		if (rc)
+			return muse_err_set(e, rc, "out of memory");
+		c->s = (char *)txt.p;
+		return 0;
+	}
+	snprintf(name, sizeof(name), "%zu.bin", r + 1);
+	if ((path = malloc(strlen(q->sketch_dir) + sizeof(name) + 1)) == NULL) {
+		muse_buf_free(&img);
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	sprintf(path, "%s/%s", q->sketch_dir, name);
+	c->s = path;
+	rc = muse_out_open(&o, path, 1, 1, e);
+	if (rc == 0 && fwrite(img.p, 1, img.len, o.fp) != img.len) {
+		muse_out_abort(&o);
+		rc = muse_err_set(e, MUSE_EIO, "write error: %s",
+		    strerror(errno ? errno : EIO));
+	}
+	if (rc == 0)
+		rc = muse_out_commit(&o, e);
+	if (rc != 0 && e->name[0] == '\0')
+		muse_err_where(e, path, 0, UINT64_MAX);
+	muse_buf_free(&img);
+	return rc;
+}
+
 static char *fmt_value(const muse_query *q, int m, double v)
 {
 	char buf[64];
@@ -1031,7 +1124,7 @@ static int write_answer(muse_query *q, FILE *out,
 {
 	struct row *rows;
 	struct cell *cells = NULL;
-	char *head[MUSE_NGROUPS + 3 * MUSE_NMETRICS];
+	char *head[MUSE_NGROUPS + 3 * MUSE_NMETRICS + 1];
 	char namebuf[3 * MUSE_NMETRICS][40];
 	size_t ncols = 0, nrows, nnames = 0;
 	int multi = 0;
@@ -1039,6 +1132,9 @@ static int write_answer(muse_query *q, FILE *out,
 
 	if (!q->have_h)
 		return muse_err_set(e, MUSE_EUSAGE, "no sketch store given");
+	if (q->sketch && (q->fmt == MUSE_FMT_TABLE || q->fmt == MUSE_FMT_JSONL))
+		return muse_err_set(e, MUSE_EUSAGE, "sketch export needs the "
+		    "tsv, csv or json format");
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		for (size_t i = 0; i < q->filter[d].n; i++)
 			if (!q->filter[d].hit[i] && warn) {
@@ -1086,6 +1182,8 @@ static int write_answer(muse_query *q, FILE *out,
 			head[ncols++] = namebuf[nnames++];
 		}
 	}
+	if (q->sketch)
+		head[ncols++] = q->sketch_dir ? "sketch_file" : "sketch";
 	cells = calloc(nrows * ncols + 1, sizeof(*cells));
 	if (cells == NULL) {
 		free(rows);
@@ -1109,6 +1207,14 @@ static int write_answer(muse_query *q, FILE *out,
 				c->null = !rows[r].ok[m];
 				c->s = c->null ? strdup("") : fmt_value(q, m, vals[j]);
 			}
+		}
+		if (q->sketch && sketch_cell(q, rows[r].g->acc.reach, r, c,
+		    e) != 0) {
+			for (size_t i = 0; i < nrows * ncols; i++)
+				free(cells[i].s);
+			free(cells);
+			free(rows);
+			return e->code;
 		}
 	}
 	if (muse_buf_put_u8(warnings, 0) == 0)

@@ -40,6 +40,26 @@ void muse_query_top(muse_query *q, uint64_t n);
 int muse_query_format(muse_query *q, const char *name, struct muse_err *e);
 void muse_query_set_format(muse_query *q, enum muse_format f);
 
+/*
+ * Sketch export (--sketch, --sketch-dir): each output row also carries
+ * the union of its reach sketches as an image of another system, at the
+ * store's lgK.  The kinds, by option value:
+ */
+enum muse_sketch_kind {
+	MUSE_SKETCH_NONE,
+	MUSE_SKETCH_HLL4,     /* "hll4": DataSketches HLL_4 compact image */
+	MUSE_SKETCH_HLL6,     /* "hll6": HLL_6 */
+	MUSE_SKETCH_HLL8,     /* "hll8": HLL_8 */
+};
+/*
+ * Sets the kind from its option value; MUSE_EUSAGE naming the values on
+ * an unknown one.  The answer then has a column "sketch" of base64 text,
+ * or with a directory (muse_query_sketch_dir) a column "sketch_file"
+ * naming the raw image file written there for the row ("DIR/1.bin", ...).
+ */
+int muse_query_sketch(muse_query *q, const char *kind, struct muse_err *e);
+void muse_query_sketch_dir(muse_query *q, const char *dir);
+
 /* Reads every stream of a store file into the query's groups. */
 int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e);
 struct muse_store;

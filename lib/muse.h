@@ -27,6 +27,7 @@
 #include "ingest.h"
 #include "build.h"
 #include "merge.h"
+#include "import.h"
 #include "delta.h"
 #include "query.h"
 #include "qline.h"

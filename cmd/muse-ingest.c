@@ -19,10 +19,11 @@
 
 static const char *prog = "muse-ingest";
 
-enum { OPT_MAX_ERRORS = CHAR_MAX + 1, OPT_PROGRESS, OPT_REJECTS };
+enum { OPT_HASH = CHAR_MAX + 1, OPT_MAX_ERRORS, OPT_PROGRESS, OPT_REJECTS };
 
 static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
+	{ "hash", required_argument, NULL, OPT_HASH },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-errors", required_argument, NULL, OPT_MAX_ERRORS },
 	{ "output", required_argument, NULL, 'o' },
@@ -36,13 +37,17 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf("Usage: muse-ingest [-fhqV] [-t TABLE] [-o FILE] [--max-errors N]\n"
-	    "                   [--progress] [--rejects FILE] [FILE...]\n"
+	printf("Usage: muse-ingest [-fhqV] [-t TABLE] [-o FILE] [--hash NAME]\n"
+	    "                   [--max-errors N] [--progress] [--rejects FILE]\n"
+	    "                   [FILE...]\n"
 	    "Convert CSV/TSV tables (impressions, plays, affinities, assets) into\n"
 	    "binary event streams.  With no FILE, or when FILE is -, read standard\n"
 	    "input.  zstd-compressed input is read transparently.\n"
 	    "\n"
 	    "  -f, --force            write binary output to a terminal\n"
+	    "      --hash NAME        user-id hash: xxh3 (default) or datasketches\n"
+	    "                         (MurmurHash3 x64 128, seed 9001, as Apache\n"
+	    "                         DataSketches hashes a UTF-8 string)\n"
 	    "  -h, --help             show this help and exit\n"
 	    "      --max-errors N     skip up to N bad rows (each reported)\n"
 	    "  -o, --output FILE      write FILE (atomically) instead of stdout\n"
@@ -87,6 +92,8 @@ struct job {
 	struct muse_out *out;
 	struct muse_out *rejects;
 	int table;
+	uint8_t hash;
+	uint64_t seed;
 	uint64_t max_errors;
 	uint64_t errors;
 	int quiet;
@@ -111,17 +118,18 @@ static int ingest_file(struct job *j, const char *path)
 	muse_progress_input(&j->progress, strcmp(path, "-") ? path : "<stdin>");
 	if ((in = muse_input_open(path, &e)) == NULL ||
 	    (csv = muse_csv_new(in, 0, &e)) == NULL ||
-	    (g = muse_ingest_new(csv, j->table, MUSE_HASH_SEED, &e)) == NULL) {
+	    (g = muse_ingest_new(csv, j->table, j->seed, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return -1;
 	}
+	muse_ingest_set_hash(g, j->hash, j->seed);
 	/* in belongs to csv, and csv to g, from here on. */
 	total = muse_progress_total(in, path);
 	memset(&h, 0, sizeof(h));
 	h.kind = MUSE_KIND_EVENTS;
 	h.table = (uint8_t)muse_ingest_table(g);
-	h.hash = MUSE_HASH_XXH3;
-	h.seed = MUSE_HASH_SEED;
+	h.hash = j->hash;
+	h.seed = j->seed;
 	/*
 	 * Event streams are an intermediate form, read once or twice by
 	 * muse-sketch: zstd level 1 takes about a third less time than the
@@ -195,10 +203,17 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	memset(&j, 0, sizeof(j));
+	j.hash = MUSE_HASH_XXH3;
+	j.seed = MUSE_HASH_SEED;
 	while ((c = getopt_long(argc, argv, "fho:qt:V", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			force = 1;
+			break;
+		case OPT_HASH:
+			if (muse_hash_parse(optarg, &j.hash, &j.seed))
+				return muse_cli_usage_error(prog, "bad --hash "
+				    "\"%s\" (xxh3, datasketches)", optarg);
 			break;
 		case 'h':
 			usage();

@@ -5,7 +5,7 @@
 
 load helpers
 
-PROGS="muse-gen muse-ingest muse-sketch muse-merge muse-delta muse-query muse-cat"
+PROGS="muse-gen muse-ingest muse-sketch muse-merge muse-delta muse-query muse-import muse-cat"
 MAN=$MUSE_ROOT/man
 COMP=$MUSE_ROOT/completions
 
@@ -382,7 +382,7 @@ Anime' ] || fail "--segment: got: $output"
 	command -v zsh >/dev/null || skip "zsh is not installed (apt-get install zsh)"
 	run zsh -n "$COMP/zsh/_muse"
 	expect_status 0
-	head -1 "$COMP/zsh/_muse" | grep -qx '#compdef muse-gen muse-ingest muse-sketch muse-merge muse-delta muse-query muse-cat' ||
+	head -1 "$COMP/zsh/_muse" | grep -qx '#compdef muse-gen muse-ingest muse-sketch muse-merge muse-delta muse-query muse-import muse-cat' ||
 	    fail "bad #compdef line"
 	local p o body bad=
 	for p in $PROGS; do

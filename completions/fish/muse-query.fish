@@ -49,6 +49,8 @@ complete -c muse-query -s s -l segment -x -a '(__muse_query_store_values segment
 complete -c muse-query -l sort -x -a "$__muse_metrics" -d 'Order rows by a metric'
 complete -c muse-query -l stats -d 'Report how many blocks were read'
 complete -c muse-query -l serve -d 'Answer one query per line of stdin with JSON lines'
+complete -c muse-query -l sketch -x -a 'hll4 hll6 hll8' -d "Add each row's reach as a DataSketches image"
+complete -c muse-query -l sketch-dir -x -a '(__fish_complete_directories)' -d 'Write the images as files in DIR'
 complete -c muse-query -s t -l title -x -a '(__muse_query_store_values title)' -d 'Titles'
 complete -c muse-query -l top -x -d 'Keep the first N rows'
 complete -c muse-query -s V -l version -d 'Show the version and exit'

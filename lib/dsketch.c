@@ -360,7 +360,8 @@ static int decode_list(struct muse_ds *d, const uint8_t *p, size_t n,
 {
 	uint32_t cnt = p[6];
 
-	if (p[4] != 3)
+	/* A compact LIST has no table, so its lgArr is not read. */
+	if (!compact && p[4] != 3)
 		return bad(e, 4, "LIST lgArr %u, not 3", p[4]);
 	if (cnt >= LIST_CELLS)
 		return bad(e, 6, "LIST count %u, more than 7", (unsigned)cnt);
@@ -973,6 +974,8 @@ int muse_b64_encode(const uint8_t *p, size_t n, struct muse_buf *out)
 {
 	char *w;
 
+	if (n == 0)
+		return 0;
 	if (muse_buf_reserve(out, (n + 2) / 3 * 4))
 		return MUSE_ENOMEM;
 	w = (char *)out->p + out->len;

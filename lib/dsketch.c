@@ -210,15 +210,29 @@ static uint32_t set_max(unsigned lgk)
  * Registers and HLL_4
  */
 
-static void kxq_of(const uint8_t *reg, size_t k, double *k0, double *k1)
+/*
+ * The KxQ sums of the registers, from their histogram: every term is a
+ * power of two and both sums are exact in a double (FORMAT of the
+ * reference: kxq0 <= 2^21 with granularity 2^-31, kxq1 within 2^52 of
+ * its smallest term), so the order of the additions does not matter and
+ * 64 ldexp calls replace one a register.
+ */
+static void histogram(const uint8_t *reg, size_t k, uint32_t c[64])
+{
+	memset(c, 0, 64 * sizeof(*c));
+	for (size_t i = 0; i < k; i++)
+		c[reg[i] & 63]++;
+}
+
+static void kxq_of(const uint32_t c[64], double *k0, double *k1)
 {
 	double a = 0, b = 0;
 
-	for (size_t i = 0; i < k; i++) {
-		if (reg[i] < 32)
-			a += ldexp(1, -(int)reg[i]);
+	for (int v = 63; v >= 0; v--) {
+		if (v < 32)
+			a += ldexp((double)c[v], -v);
 		else
-			b += ldexp(1, -(int)reg[i]);
+			b += ldexp((double)c[v], -v);
 	}
 	*k0 = a;
 	*k1 = b;
@@ -473,28 +487,39 @@ static int decode_set(struct muse_ds *d, const uint8_t *p, size_t n,
 static int unpack(struct muse_ds *d, const uint8_t *p, struct muse_err *e)
 {
 	uint32_t k = (uint32_t)1 << d->lgk;
+	uint8_t *r = d->reg, top = 0;
 
-	for (uint32_t s = 0; s < k; s++) {
-		unsigned v;
+	if (d->type == MUSE_DS_HLL8) {
+		memcpy(r, p, k);
+		for (uint32_t s = 0; s < k; s++)
+			top = r[s] > top ? r[s] : top;
+		if (top > 63) {
+			uint32_t s = 0;
 
-		if (d->type == MUSE_DS_HLL8) {
-			v = p[s];
-		} else if (d->type == MUSE_DS_HLL6) {
-			size_t bit = 6 * (size_t)s;
-
-			v = (unsigned)(p[bit / 8] | p[bit / 8 + 1] << 8) >>
-			    (bit % 8) & 0x3F;
-		} else {
-			v = s & 1 ? p[s / 2] >> 4 : p[s / 2] & 0xF;
-		}
-		if (d->type != MUSE_DS_HLL4 && v > 63)
+			while (r[s] <= 63)
+				s++;
 			return bad(e, HLL_HDR + s, "register %u is %u, more "
-			    "than 63", (unsigned)s, v);
-		d->reg[s] = (uint8_t)v;
+			    "than 63", (unsigned)s, r[s]);
+		}
+	} else if (d->type == MUSE_DS_HLL6) {
+		/* Four registers in every three bytes. */
+		for (uint32_t s = 0; s < k; s += 4, p += 3) {
+			uint32_t w = p[0] | p[1] << 8 | (uint32_t)p[2] << 16;
+
+			r[s] = w & 0x3F;
+			r[s + 1] = w >> 6 & 0x3F;
+			r[s + 2] = w >> 12 & 0x3F;
+			r[s + 3] = w >> 18 & 0x3F;
+		}
+		if (*p != 0)
+			return bad(e, HLL_HDR + 3 * (size_t)k / 4,
+			    "HLL_6 spare byte is not 0");
+	} else {
+		for (uint32_t j = 0; j < k / 2; j++) {
+			r[2 * j] = p[j] & 0xF;
+			r[2 * j + 1] = p[j] >> 4;
+		}
 	}
-	if (d->type == MUSE_DS_HLL6 && p[3 * (size_t)k / 4] != 0)
-		return bad(e, HLL_HDR + 3 * (size_t)k / 4,
-		    "HLL_6 spare byte is not 0");
 	return 0;
 }
 
@@ -571,7 +596,8 @@ static int decode_hll(struct muse_ds *d, const uint8_t *p, size_t n,
 {
 	uint32_t k = (uint32_t)1 << d->lgk, naux, at_min = 0;
 	size_t rb = reg_bytes(d->type, d->lgk), want;
-	unsigned lg = p[4], low = 64;
+	unsigned lg = p[4], low;
+	uint32_t c[64];
 	double k0, k1;
 
 	if (n < HLL_HDR)
@@ -619,24 +645,18 @@ static int decode_hll(struct muse_ds *d, const uint8_t *p, size_t n,
 	    HLL_HDR + rb, naux, compact, lg, e))
 		return MUSE_EFORMAT;
 	/* The summary fields, unless the writer left them to be rebuilt. */
-	for (uint32_t s = 0; s < k; s++)
-		low = d->reg[s] < low ? d->reg[s] : low;
-	for (uint32_t s = 0; s < k; s++)
-		at_min += d->reg[s] == d->curmin;
-	if (flags & F_EMPTY) {
-		for (uint32_t s = 0; s < k; s++)
-			if (d->reg[s] != 0)
-				return bad(e, 5, "EMPTY flag on registers "
-				    "that are set");
-	}
+	histogram(d->reg, k, c);
+	for (low = 0; c[low] == 0; low++)
+		;
+	at_min = c[d->curmin];
+	if ((flags & F_EMPTY) && c[0] != k)
+		return bad(e, 5, "EMPTY flag on registers that are set");
 	if ((flags & F_FULL) && d->ooo) {
 		/* Java's union marks such fields stale (flag 0x20). */
-		kxq_of(d->reg, k, &d->kxq0, &d->kxq1);
+		kxq_of(c, &d->kxq0, &d->kxq1);
 		if (d->type != MUSE_DS_HLL4)
 			d->curmin = 0;
-		d->nacm = 0;
-		for (uint32_t s = 0; s < k; s++)
-			d->nacm += d->reg[s] == d->curmin;
+		d->nacm = c[d->curmin];
 	} else {
 		if (d->curmin > low || (d->type == MUSE_DS_HLL4 &&
 		    d->curmin != low))
@@ -646,7 +666,7 @@ static int decode_hll(struct muse_ds *d, const uint8_t *p, size_t n,
 			return bad(e, 32, "numAtCurMin %u, but %u registers "
 			    "hold %u", (unsigned)d->nacm, (unsigned)at_min,
 			    d->curmin);
-		kxq_of(d->reg, k, &k0, &k1);
+		kxq_of(c, &k0, &k1);
 		if (k0 != d->kxq0 || k1 != d->kxq1)
 			return bad(e, 16, "KxQ sums do not match the "
 			    "registers");
@@ -817,6 +837,7 @@ int muse_ds_from_hll(struct muse_ds *d, const muse_hll *h, unsigned type)
 	uint32_t k = (uint32_t)1 << lgk;
 	const uint8_t *reg = muse_hll_registers(h);
 	const uint32_t *c;
+	uint32_t hist[64];
 	size_t n;
 	int rc;
 
@@ -858,7 +879,8 @@ int muse_ds_from_hll(struct muse_ds *d, const muse_hll *h, unsigned type)
 				*r = (uint8_t)(c[i] >> 26);
 		}
 	}
-	kxq_of(d->reg, k, &d->kxq0, &d->kxq1);
+	histogram(d->reg, k, hist);
+	kxq_of(hist, &d->kxq0, &d->kxq1);
 	if (type == MUSE_DS_HLL4) {
 		uint8_t *nib = malloc(k);
 
@@ -871,8 +893,7 @@ int muse_ds_from_hll(struct muse_ds *d, const muse_hll *h, unsigned type)
 		if (rc != 0)
 			goto fail;
 	} else {
-		for (uint32_t s = 0; s < k; s++)
-			d->nacm += d->reg[s] == 0;
+		d->nacm = hist[0];
 	}
 	return 0;
 fail:

@@ -21,12 +21,13 @@
 
 static const char *prog = "muse-ingest";
 
-enum { OPT_BUCKETS = CHAR_MAX + 1, OPT_MAX_ERRORS, OPT_MIN_PREVIEW,
+enum { OPT_BUCKETS = CHAR_MAX + 1, OPT_HASH, OPT_MAX_ERRORS, OPT_MIN_PREVIEW,
 	OPT_PROGRESS, OPT_REJECTS };
 
 static const struct option longopts[] = {
 	{ "buckets", required_argument, NULL, OPT_BUCKETS },
 	{ "force", no_argument, NULL, 'f' },
+	{ "hash", required_argument, NULL, OPT_HASH },
 	{ "help", no_argument, NULL, 'h' },
 	{ "max-errors", required_argument, NULL, OPT_MAX_ERRORS },
 	{ "min-preview", required_argument, NULL, OPT_MIN_PREVIEW },
@@ -43,8 +44,8 @@ static const struct option longopts[] = {
 static void usage(void)
 {
 	printf("Usage: muse-ingest [-fhqV] [-t TABLE] [-o FILE | -O DIR [--buckets N]]\n"
-	    "                   [--max-errors N] [--min-preview SEC] [--progress]\n"
-	    "                   [--rejects FILE] [FILE...]\n"
+	    "                   [--hash NAME] [--max-errors N] [--min-preview SEC]\n"
+	    "                   [--progress] [--rejects FILE] [FILE...]\n"
 	    "Convert CSV/TSV tables (impressions, plays, affinities, assets) into\n"
 	    "binary event streams, or commit them to a table directory partitioned\n"
 	    "by date and user-hash bucket.  With no FILE, or when FILE is -, read\n"
@@ -53,6 +54,9 @@ static void usage(void)
 	    "      --buckets N        user-hash buckets of a new table in DIR\n"
 	    "                         (default 16; fixed by a table's first commit)\n"
 	    "  -f, --force            write binary output to a terminal\n"
+	    "      --hash NAME        user-id hash: xxh3 (default) or datasketches\n"
+	    "                         (MurmurHash3 x64 128, seed 9001, as Apache\n"
+	    "                         DataSketches hashes a UTF-8 string)\n"
 	    "  -h, --help             show this help and exit\n"
 	    "      --max-errors N     skip up to N bad rows (each reported)\n"
 	    "      --min-preview SEC  drop preview plays shorter than SEC seconds\n"
@@ -101,6 +105,8 @@ struct job {
 	muse_table_writer *tw;    /* -O DIR */
 	struct muse_out *rejects;
 	int table;
+	uint8_t hash;
+	uint64_t seed;
 	uint64_t max_errors;
 	uint64_t errors;
 	uint64_t min_preview_ms;  /* previews shorter than this are dropped */
@@ -153,17 +159,18 @@ static int ingest_file(struct job *j, const char *path)
 	muse_progress_input(&j->progress, strcmp(path, "-") ? path : "<stdin>");
 	if ((in = muse_input_open(path, &e)) == NULL ||
 	    (csv = muse_csv_new(in, 0, &e)) == NULL ||
-	    (g = muse_ingest_new(csv, j->table, MUSE_HASH_SEED, &e)) == NULL) {
+	    (g = muse_ingest_new(csv, j->table, j->seed, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return -1;
 	}
+	muse_ingest_set_hash(g, j->hash, j->seed);
 	/* in belongs to csv, and csv to g, from here on. */
 	total = muse_progress_total(in, path);
 	memset(&h, 0, sizeof(h));
 	h.kind = MUSE_KIND_EVENTS;
 	h.table = (uint8_t)muse_ingest_table(g);
-	h.hash = MUSE_HASH_XXH3;
-	h.seed = MUSE_HASH_SEED;
+	h.hash = j->hash;
+	h.seed = j->seed;
 	/*
 	 * Event streams are an intermediate form, read once or twice by
 	 * muse-sketch: zstd level 1 takes about a third less time than the
@@ -261,6 +268,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	memset(&j, 0, sizeof(j));
+	j.hash = MUSE_HASH_XXH3;
+	j.seed = MUSE_HASH_SEED;
 	while ((c = muse_cli_getopt(prog, argc, argv, "fho:O:qt:V",
 	    longopts)) != -1) {
 		switch (c) {
@@ -273,6 +282,11 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			force = 1;
+			break;
+		case OPT_HASH:
+			if (muse_hash_parse(optarg, &j.hash, &j.seed))
+				return muse_cli_usage_error(prog, "bad --hash "
+				    "\"%s\" (xxh3, datasketches)", optarg);
 			break;
 		case 'h':
 			usage();
@@ -325,6 +339,7 @@ int main(int argc, char **argv)
 			muse_cli_err(prog, &e);
 			return MUSE_EXIT_ERROR;
 		}
+		muse_table_writer_hash(j.tw, j.hash, j.seed);
 	} else if (muse_out_open(&out, output, 1, force, &e)) {
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;

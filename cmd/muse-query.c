@@ -25,7 +25,7 @@ static const char *prog = "muse-query";
 
 enum { OPT_ALERT = CHAR_MAX + 1, OPT_AS_OF, OPT_ASSET_TYPE, OPT_ASSETS,
 	OPT_CI, OPT_COMPARE, OPT_MIN_REACH, OPT_OUTLIERS, OPT_SERVE, OPT_SKETCH,
-	OPT_SORT, OPT_STATS, OPT_THRESHOLD, OPT_TOP, OPT_WIDTH };
+	OPT_SKETCH_DIR, OPT_SORT, OPT_STATS, OPT_THRESHOLD, OPT_TOP, OPT_WIDTH };
 
 static const struct option longopts[] = {
 	{ "alert", no_argument, NULL, OPT_ALERT },
@@ -46,6 +46,7 @@ static const struct option longopts[] = {
 	{ "segment", required_argument, NULL, 's' },
 	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ "sketch", required_argument, NULL, OPT_SKETCH },
+	{ "sketch-dir", required_argument, NULL, OPT_SKETCH_DIR },
 	{ "sort", required_argument, NULL, OPT_SORT },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
@@ -62,7 +63,7 @@ static void usage(void)
 	    "                  [--as-of VERSION]"
 	    " [--assets FILE] [--asset-type LIST]\n"
 	    "                  [-b DIMS] [-m LIST] [--ci LEVEL]"
-	    " [--sketch FORMAT]\n"
+	    " [--sketch KIND [--sketch-dir DIR]]\n"
 	    "                  [--sort METRIC[:asc]] [--stats] [--top N]"
 	    " [--compare A,B]\n"
 	    "                  [--outliers] [--alert] [--min-reach N]"
@@ -109,8 +110,13 @@ static void usage(void)
 	    "                         of stdin with one JSON line each, following\n"
 	    "                         STORE (or the directory's LATEST) as new\n"
 	    "                         versions land\n"
-	    "      --sketch FORMAT    add a column sketch: each row's reach sketch\n"
-	    "                         as a PostgreSQL hll value (pg)\n"
+	    "      --sketch KIND      add a column \"sketch\": each row's reach union\n"
+	    "                         as a DataSketches image in base64 (hll4,\n"
+	    "                         hll6, hll8; compact, at the store's lgK) or\n"
+	    "                         a PostgreSQL hll value (pg)\n"
+	    "      --sketch-dir DIR   write the images as raw files DIR/N.bin (N\n"
+	    "                         the row) and give their paths in a column\n"
+	    "                         \"sketch_file\" instead\n"
 	    "      --sort METRIC[:asc]  order rows by a metric (descending)\n"
 	    "      --stats            report on stderr how many blocks were read\n"
 	    "      --threshold Z      --outliers: robust z-score beyond which a\n"
@@ -372,7 +378,8 @@ int main(int argc, char **argv)
 	struct muse_err e;
 	muse_query *q;
 	int c, rc = 0, status = MUSE_EXIT_OK, fmt_set = 0, stats = 0;
-	int serving = 0, alert = 0, width_set = 0;
+	int serving = 0, alert = 0, width_set = 0, sketch = 0;
+	const char *sketch_dir = NULL;
 	uint64_t as_of = 0;
 	uint64_t v;
 	muse_assets *assets = NULL;
@@ -460,6 +467,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SKETCH:
 			rc = muse_query_sketch(q, optarg, &e);
+			sketch = 1;
+			break;
+		case OPT_SKETCH_DIR:
+			sketch_dir = optarg;
+			muse_query_sketch_dir(q, optarg);
 			break;
 		case OPT_SORT:
 			rc = muse_query_sort(q, optarg, &e);
@@ -521,9 +533,21 @@ int main(int argc, char **argv)
 		}
 		muse_query_assets(q, assets);
 	}
+	if (sketch_dir != NULL && !sketch) {
+		muse_query_free(q);
+		return muse_cli_usage_error(prog, "--sketch-dir needs --sketch");
+	}
+	if (sketch_dir != NULL && mkdir(sketch_dir, 0777) != 0 &&
+	    errno != EEXIST) {
+		muse_cli_warn(prog, "%s: cannot create: %s", sketch_dir,
+		    strerror(errno));
+		muse_query_free(q);
+		return muse_cli_close_stdout(prog, MUSE_EXIT_ERROR);
+	}
+	/* Images are no table: --sketch answers in TSV unless told. */
 	if (!fmt_set)
-		muse_query_set_format(q, isatty(STDOUT_FILENO) ? MUSE_FMT_TABLE :
-		    MUSE_FMT_TSV);
+		muse_query_set_format(q, isatty(STDOUT_FILENO) && !sketch ?
+		    MUSE_FMT_TABLE : MUSE_FMT_TSV);
 	if (!width_set)
 		muse_query_width(q, term_width());
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {

@@ -188,6 +188,9 @@ struct muse_build {
 	struct map base_map;      /* hash of a base tuple -> bases index */
 	ARRAY(struct cell) cells;
 	struct map cell_map;      /* base << 32 | segment -> cells index */
+	int have_hash;            /* an event stream was read: */
+	uint8_t hash;             /* its user-id hashing, which all share */
+	uint64_t seed;
 };
 
 #define PUSH(arr, item) \
@@ -355,8 +358,8 @@ void muse_build_header(const muse_build *b, struct muse_header *h)
 	memset(h, 0, sizeof(*h));
 	h->kind = MUSE_KIND_SKETCH;
 	h->flags = MUSE_FLAG_SORTED;
-	h->hash = MUSE_HASH_XXH3;
-	h->seed = MUSE_HASH_SEED;
+	h->hash = b->have_hash ? b->hash : MUSE_HASH_XXH3;
+	h->seed = b->have_hash ? b->seed : MUSE_HASH_SEED;
 	h->dims = b->o.dims;
 	h->grain = MUSE_GRAIN_DAY;
 	h->lgk = (uint8_t)b->o.lgk;
@@ -405,10 +408,17 @@ int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
 		return muse_err_set(e, MUSE_EUSAGE,
 		    "expected an event stream, found a sketch stream");
 	}
-	if (h->seed != MUSE_HASH_SEED || h->hash != MUSE_HASH_XXH3) {
+	/* One user must have one hash across the inputs (--hash). */
+	if (b->have_hash && (h->hash != b->hash || h->seed != b->seed)) {
 		muse_err_where(e, muse_reader_name(r), 0, muse_reader_stream_offset(r));
-		return muse_err_set(e, MUSE_EPARAM, "user-id hashing differs");
+		return muse_err_set(e, MUSE_EPARAM, "user-id hashing differs: "
+		    "%s, but earlier streams used %s (ingest every table with "
+		    "the same --hash)", muse_hash_name(h->hash),
+		    muse_hash_name(b->hash));
 	}
+	b->have_hash = 1;
+	b->hash = h->hash;
+	b->seed = h->seed;
 	muse_progress_report(&b->o.progress, "reading records", 0, MUSE_COUNT_UNKNOWN);
 	while ((rc = muse_reader_next(r, &rec, &n, e)) == 1) {
 		if (++nread % MUSE_PROGRESS_EVERY == 0)

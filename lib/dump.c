@@ -17,7 +17,12 @@ void muse_dump_header(const struct muse_header *h, char *buf, size_t n)
 	size_t len;
 
 	if (h->kind == MUSE_KIND_EVENTS) {
-		snprintf(buf, n, "events table=%s", muse_table_name(h->table));
+		len = (size_t)snprintf(buf, n, "events table=%s",
+		    muse_table_name(h->table));
+		/* Only the hash that is not the default is named. */
+		if (h->hash != MUSE_HASH_XXH3 && len < n)
+			snprintf(buf + len, n - len, " hash=%s",
+			    muse_hash_name(h->hash));
 		return;
 	}
 	len = (size_t)snprintf(buf, n, "%s dims=",
@@ -34,6 +39,9 @@ void muse_dump_header(const struct muse_header *h, char *buf, size_t n)
 		    "sorted=%s", h->dims ? "" : "none", grains[h->grain % 3], h->lgk,
 		    h->window_s, h->qualify_ms / 1000.0, h->authentic_ms / 1000.0,
 		    h->flags & MUSE_FLAG_SORTED ? "yes" : "no");
+	len = strlen(buf);
+	if (h->hash != MUSE_HASH_XXH3 && len < n)
+		snprintf(buf + len, n - len, " hash=%s", muse_hash_name(h->hash));
 }
 
 static void put_str(FILE *out, int form, const struct muse_str *s)

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "event.h"
+#include "murmur3.h"
 #include "stream.h"
 
 void muse_uid_hash(const char *id, size_t n, uint64_t seed, struct muse_uid *u)
@@ -22,6 +23,12 @@ void muse_uid_hash(const char *id, size_t n, uint64_t seed, struct muse_uid *u)
 
 	u->h1 = h.low64;
 	u->h2 = h.high64;
+}
+
+void muse_uid_hash_ds(const char *id, size_t n, uint64_t seed,
+	struct muse_uid *u)
+{
+	muse_murmur3_128(id, n, seed, &u->h1, &u->h2);
 }
 
 static int put_uid(struct muse_buf *b, const struct muse_uid *u)

@@ -43,6 +43,12 @@ struct muse_event {
 
 void muse_uid_hash(const char *id, size_t n, uint64_t seed,
 	struct muse_uid *u);
+/*
+ * The same as DataSketches hashes a string item: MurmurHash3 x64 128 of
+ * its bytes with the given seed (9001), h1 and h2 its two words.
+ */
+void muse_uid_hash_ds(const char *id, size_t n, uint64_t seed,
+	struct muse_uid *u);
 
 /* Bucket of a user among n (n >= 1): the high 32 bits of h1 scaled to n. */
 static inline uint32_t muse_uid_bucket(const struct muse_uid *u, uint32_t n)

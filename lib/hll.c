@@ -942,6 +942,29 @@ const uint8_t *muse_hll_registers(const muse_hll *h)
 	return h->reg;
 }
 
+static uint8_t max_byte(const uint8_t *p, size_t k);
+
+int muse_hll_set_registers(muse_hll *h, const uint8_t *reg)
+{
+	size_t k = (size_t)1 << h->lgk;   /* at least 16, as max_byte needs */
+	uint8_t top = max_byte(reg, k);
+	uint8_t *r;
+
+	if (top > HLL_Q + 1)
+		return MUSE_EPARAM;
+	if (top == 0) {
+		muse_hll_clear(h);
+		return 0;
+	}
+	r = h->reg != NULL ? h->reg : malloc(k);
+	if (r == NULL)
+		return MUSE_ENOMEM;
+	if (r != h->reg)
+		make_dense(h, r);
+	memcpy(h->reg, reg, k);
+	return 0;
+}
+
 /* sigma(x) of [Ertl17] for x in [0, 1): x + sum_{k>=1} x^(2^k) 2^(k-1). */
 static double ertl_sigma(double x)
 {

@@ -56,6 +56,13 @@ int muse_hll_is_dense(const muse_hll *h);
 const uint32_t *muse_hll_coupons(const muse_hll *h, size_t *n);
 /* Dense: the 2^lgk registers.  Sparse: NULL. */
 const uint8_t *muse_hll_registers(const muse_hll *h);
+/*
+ * Makes h dense with a copy of the 2^lgk registers reg (each 0..63), as
+ * registers read from elsewhere (a DataSketches HLL image) are; all zero
+ * makes h empty.  MUSE_EPARAM on a register above 63, MUSE_ENOMEM; h is
+ * unchanged on failure.
+ */
+int muse_hll_set_registers(muse_hll *h, const uint8_t *reg);
 
 /* The estimate: exact coupon count when sparse, Ertl's estimator when dense. */
 double muse_hll_estimate(const muse_hll *h);

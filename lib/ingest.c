@@ -40,6 +40,7 @@ struct muse_ingest {
 	muse_csv *csv;
 	int table;
 	uint64_t seed;
+	uint8_t hash;             /* MUSE_HASH_* */
 	int col[NCOLS];              /* field index, or -1 */
 	size_t nfields;
 	struct muse_csv_row header;  /* a private copy */
@@ -127,6 +128,7 @@ muse_ingest *muse_ingest_new(muse_csv *csv, int table, uint64_t seed,
 	}
 	g->csv = csv;
 	g->seed = seed;
+	g->hash = MUSE_HASH_XXH3;
 	for (int i = 0; i < NCOLS; i++)
 		g->col[i] = -1;
 	rc = muse_csv_next(csv, &row, e);
@@ -207,6 +209,12 @@ void muse_ingest_free(muse_ingest *g)
 	muse_csv_free(g->csv);
 	free_row(&g->header);
 	free(g);
+}
+
+void muse_ingest_set_hash(muse_ingest *g, uint8_t hash, uint64_t seed)
+{
+	g->hash = hash;
+	g->seed = seed;
 }
 
 int muse_ingest_table(const muse_ingest *g)
@@ -316,7 +324,9 @@ static int user(muse_ingest *g, struct muse_err *e, struct muse_uid *u)
 	struct muse_str s;
 	int rc = ident(g, e, C_USER, &s);
 
-	if (rc == 0)
+	if (rc == 0 && g->hash == MUSE_HASH_DATASKETCHES)
+		muse_uid_hash_ds(s.p, s.n, g->seed, u);
+	else if (rc == 0)
 		muse_uid_hash(s.p, s.n, g->seed, u);
 	return rc;
 }

@@ -23,6 +23,11 @@ typedef struct muse_ingest muse_ingest;
 muse_ingest *muse_ingest_new(muse_csv *csv, int table, uint64_t seed,
 	struct muse_err *e);
 void muse_ingest_free(muse_ingest *g);
+/*
+ * Hashes user ids with hash (MUSE_HASH_XXH3, the default, or
+ * MUSE_HASH_DATASKETCHES) and seed from now on.
+ */
+void muse_ingest_set_hash(muse_ingest *g, uint8_t hash, uint64_t seed);
 int muse_ingest_table(const muse_ingest *g);
 /*
  * Next event: 1 with *ev filled (strings valid until the next call), 0 at

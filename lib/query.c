@@ -49,6 +49,8 @@
 #include "assets.h"
 #include "buf.h"
 #include "chart.h"
+#include "cli.h"
+#include "dsketch.h"
 #include "opts.h"
 #include "pghll.h"
 #include "query.h"
@@ -122,7 +124,8 @@ struct muse_query {
 	int sort_asc;
 	uint64_t top;
 	enum muse_format fmt;
-	enum muse_sketch_fmt sketch;   /* the sketch column, or none */
+	enum muse_sketch_kind sketch;  /* the sketch column, or none */
+	const char *sketch_dir;     /* NULL: the images in the answer */
 	enum muse_format chart;     /* in a JSON line: MUSE_FMT_BARS, _SVG */
 	unsigned width;             /* of --format bars */
 	int compare;                /* --compare: the two sides */
@@ -455,14 +458,31 @@ int muse_query_format(muse_query *q, const char *name, struct muse_err *e)
 	return 0;
 }
 
-int muse_query_sketch(muse_query *q, const char *name, struct muse_err *e)
+int muse_query_sketch(muse_query *q, const char *kind, struct muse_err *e)
 {
-	if (strcmp(name, "pg") == 0)
-		q->sketch = MUSE_SKETCH_PG;
-	else
-		return muse_err_set(e, MUSE_EUSAGE,
-		    "unknown sketch format \"%s\" (pg)", name);
-	return 0;
+	static const struct {
+		const char *name;
+		enum muse_sketch_kind kind;
+	} kinds[] = {
+		{ "hll4", MUSE_SKETCH_HLL4 },
+		{ "hll6", MUSE_SKETCH_HLL6 },
+		{ "hll8", MUSE_SKETCH_HLL8 },
+		{ "pg", MUSE_SKETCH_PG },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kind, kinds[i].name) == 0) {
+			q->sketch = kinds[i].kind;
+			return 0;
+		}
+	}
+	return muse_err_set(e, MUSE_EUSAGE, "unknown sketch kind \"%s\" "
+	    "(hll4, hll6, hll8, pg)", kind);
+}
+
+void muse_query_sketch_dir(muse_query *q, const char *dir)
+{
+	q->sketch_dir = dir;
 }
 
 int muse_query_line_format(muse_query *q, const char *name,
@@ -1303,6 +1323,75 @@ struct cell {
 	int null;
 };
 
+/* The image of the row's reach union in the kind asked for. */
+static int sketch_image(const muse_query *q, const muse_hll *h,
+	struct muse_buf *img)
+{
+	switch (q->sketch) {
+	case MUSE_SKETCH_HLL4:
+		return muse_ds_export(h, MUSE_DS_HLL4, img);
+	case MUSE_SKETCH_HLL6:
+		return muse_ds_export(h, MUSE_DS_HLL6, img);
+	case MUSE_SKETCH_HLL8:
+		return muse_ds_export(h, MUSE_DS_HLL8, img);
+	case MUSE_SKETCH_PG:
+		return muse_pghll_encode(h, img);
+	case MUSE_SKETCH_NONE:
+		break;
+	}
+	return MUSE_EUSAGE;
+}
+
+/*
+ * The sketch cell of output row r (0-based): the image in base64, or the
+ * path of the file that now holds it, DIR/N.bin with N = r + 1.
+ */
+static int sketch_cell(const muse_query *q, const muse_hll *h, size_t r,
+	struct cell *c, struct muse_err *e)
+{
+	struct muse_buf img = { 0 }, txt = { 0 };
+	char name[32], *path;
+	struct muse_out o;
+	int rc;
+
+	if ((rc = sketch_image(q, h, &img)) != 0) {
+		muse_buf_free(&img);
+		return muse_err_set(e, rc, "cannot make the sketch image");
+	}
+	if (q->sketch_dir == NULL) {
+		if (q->sketch == MUSE_SKETCH_PG)
+			rc = muse_pghll_text(h, &txt) || muse_buf_put_u8(&txt, 0) ?
+			    MUSE_ENOMEM : 0;
+		else
+			rc = muse_b64_encode(img.p, img.len, &txt) ||
+			    muse_buf_put_u8(&txt, 0) ? MUSE_ENOMEM : 0;
+		muse_buf_free(&img);
+		if (rc)
+			return muse_err_set(e, rc, "out of memory");
+		c->s = (char *)txt.p;
+		return 0;
+	}
+	snprintf(name, sizeof(name), "%zu.bin", r + 1);
+	if ((path = malloc(strlen(q->sketch_dir) + sizeof(name) + 1)) == NULL) {
+		muse_buf_free(&img);
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	}
+	sprintf(path, "%s/%s", q->sketch_dir, name);
+	c->s = path;
+	rc = muse_out_open(&o, path, 1, 1, e);
+	if (rc == 0 && fwrite(img.p, 1, img.len, o.fp) != img.len) {
+		muse_out_abort(&o);
+		rc = muse_err_set(e, MUSE_EIO, "write error: %s",
+		    strerror(errno ? errno : EIO));
+	}
+	if (rc == 0)
+		rc = muse_out_commit(&o, e);
+	if (rc != 0 && e->name[0] == '\0')
+		muse_err_where(e, path, 0, UINT64_MAX);
+	muse_buf_free(&img);
+	return rc;
+}
+
 static char *fmt_value(const muse_query *q, int m, double v)
 {
 	char buf[64];
@@ -1493,29 +1582,6 @@ static void warn_json(void *ctx, const char *msg)
 static int write_answer(muse_query *q, FILE *out,
 	void (*warn)(void *ctx, const char *msg), void *ctx,
 	struct muse_buf *warnings, struct muse_err *e);
-
-/*
- * The sketch column of a row: the reach sketch of the group (the union of
- * its keys' sketches) in the --sketch format, as a NUL-terminated string.
- */
-static char *sketch_cell(const muse_query *q, const struct group *g)
-{
-	struct muse_buf b = { 0 };
-	int rc = MUSE_EUSAGE;
-
-	switch (q->sketch) {
-	case MUSE_SKETCH_PG:
-		rc = muse_pghll_text(g->acc.reach, &b);
-		break;
-	case MUSE_SKETCH_NONE:
-		break;
-	}
-	if (rc || muse_buf_put_u8(&b, 0)) {
-		muse_buf_free(&b);
-		return NULL;
-	}
-	return (char *)b.p;
-}
 
 int muse_query_write(muse_query *q, FILE *out,
 	void (*warn)(void *ctx, const char *msg), void *ctx, struct muse_err *e)
@@ -1780,8 +1846,8 @@ static int chart_rows(const muse_query *q, FILE *out, struct row **rows,
 
 /* ---- plain answers ---- */
 
-static void table_plain(const muse_query *q, struct table *t, struct row *rows,
-	size_t nrows)
+static int table_plain(const muse_query *q, struct table *t, struct row *rows,
+	size_t nrows, struct muse_err *e)
 {
 	for (int i = 0; i < q->nby; i++)
 		tab_col(t, group_names[q->by_order[i]]);
@@ -1795,12 +1861,13 @@ static void table_plain(const muse_query *q, struct table *t, struct row *rows,
 		}
 	}
 	if (q->sketch != MUSE_SKETCH_NONE)
-		tab_col(t, "sketch");
+		tab_col(t, q->sketch_dir ? "sketch_file" : "sketch");
 	for (size_t r = 0; r < nrows; r++) {
 		struct cell *c = tab_row(t);
+		int rc;
 
 		if (c == NULL)
-			return;
+			return 0;
 		c = cell_key(q, t, c, rows[r].g->key);
 		for (int i = 0; i < q->nmetrics; i++) {
 			int m = q->metrics[i];
@@ -1810,9 +1877,11 @@ static void table_plain(const muse_query *q, struct table *t, struct row *rows,
 			for (int j = 0; j < n; j++, c++)
 				cell_metric(q, t, c, rows[r].ok[m], m, vals[j]);
 		}
-		if (q->sketch != MUSE_SKETCH_NONE)
-			cell_set(t, c, sketch_cell(q, rows[r].g), 0);
+		if (q->sketch != MUSE_SKETCH_NONE &&
+		    (rc = sketch_cell(q, rows[r].g->acc.reach, r, c, e)) != 0)
+			return rc;
 	}
+	return 0;
 }
 
 /* ---- --compare ---- */
@@ -2189,6 +2258,9 @@ static int write_answer(muse_query *q, FILE *out,
 
 	if (!q->have_h)
 		return muse_err_set(e, MUSE_EUSAGE, "no sketch store given");
+	if (q->sketch && (q->fmt == MUSE_FMT_TABLE || q->fmt == MUSE_FMT_JSONL))
+		return muse_err_set(e, MUSE_EUSAGE, "sketch export needs the "
+		    "tsv, csv or json format");
 	for (int d = 0; d < MUSE_NDIMS; d++)
 		for (size_t i = 0; i < q->filter[d].n; i++)
 			if (!q->filter[d].hit[i] && warn) {
@@ -2287,7 +2359,7 @@ static int write_answer(muse_query *q, FILE *out,
 		else if (q->outliers)
 			rc = table_outliers(q, &t, rows, nrows);
 		else
-			table_plain(q, &t, rows, nrows);
+			rc = table_plain(q, &t, rows, nrows, e);
 		if (t.oom)
 			rc = MUSE_ENOMEM;
 		if (rc == 0)
@@ -2298,8 +2370,10 @@ static int write_answer(muse_query *q, FILE *out,
 	tab_free(&t);
 	free(pairs);
 	free(rows);
+	/* A sketch file that could not be written has said so already. */
 	if (rc)
-		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return e->code ? e->code : muse_err_set(e, MUSE_ENOMEM,
+		    "out of memory");
 	if (fflush(out) != 0 || ferror(out))
 		return muse_err_set(e, MUSE_EIO, "write error: %s",
 		    strerror(errno ? errno : EIO));

@@ -31,9 +31,6 @@ enum muse_metric {
 enum muse_format { MUSE_FMT_TABLE, MUSE_FMT_TSV, MUSE_FMT_CSV, MUSE_FMT_JSON,
 	MUSE_FMT_BARS, MUSE_FMT_SVG, MUSE_FMT_JSONL };
 
-/* --sketch: a column with each row's reach sketch in another format. */
-enum muse_sketch_fmt { MUSE_SKETCH_NONE, MUSE_SKETCH_PG };
-
 typedef struct muse_query muse_query;
 
 muse_query *muse_query_new(struct muse_err *e);
@@ -50,8 +47,6 @@ int muse_query_sort(muse_query *q, const char *spec, struct muse_err *e);
 void muse_query_top(muse_query *q, uint64_t n);
 int muse_query_format(muse_query *q, const char *name, struct muse_err *e);
 void muse_query_set_format(muse_query *q, enum muse_format f);
-/* pg: a PostgreSQL hll value in its text form (lib/pghll.h). */
-int muse_query_sketch(muse_query *q, const char *name, struct muse_err *e);
 /*
  * A query line's --format (--serve): json (the default), or bars or svg,
  * drawn into the JSON line's "chart" member.
@@ -84,6 +79,28 @@ size_t muse_query_flagged(const muse_query *q);
 struct muse_assets;
 void muse_query_assets(muse_query *q, const struct muse_assets *a);
 int muse_query_asset_type(muse_query *q, const char *list, struct muse_err *e);
+
+/*
+ * Sketch export (--sketch, --sketch-dir): each output row also carries
+ * the union of its reach sketches as an image of another system, at the
+ * store's lgK.  The kinds, by option value:
+ */
+enum muse_sketch_kind {
+	MUSE_SKETCH_NONE,
+	MUSE_SKETCH_HLL4,     /* "hll4": DataSketches HLL_4 compact image */
+	MUSE_SKETCH_HLL6,     /* "hll6": HLL_6 */
+	MUSE_SKETCH_HLL8,     /* "hll8": HLL_8 */
+	MUSE_SKETCH_PG,       /* "pg": a PostgreSQL hll value (lib/pghll.h) */
+};
+/*
+ * Sets the kind from its option value; MUSE_EUSAGE naming the values on
+ * an unknown one.  The answer then has a column "sketch" of base64 text
+ * (for pg, the \x-hex text form that COPY reads), or with a directory
+ * (muse_query_sketch_dir) a column "sketch_file" naming the raw image file
+ * written there for the row ("DIR/1.bin", ...).
+ */
+int muse_query_sketch(muse_query *q, const char *kind, struct muse_err *e);
+void muse_query_sketch_dir(muse_query *q, const char *dir);
 
 /* Reads every stream of a store file into the query's groups. */
 int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e);

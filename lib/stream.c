@@ -104,6 +104,26 @@ static void dims_text(uint8_t dims, char *buf, size_t n)
 		snprintf(buf, n, "(none)");
 }
 
+const char *muse_hash_name(int hash)
+{
+	return hash == MUSE_HASH_XXH3 ? "xxh3" :
+	    hash == MUSE_HASH_DATASKETCHES ? "datasketches" : "?";
+}
+
+int muse_hash_parse(const char *s, uint8_t *hash, uint64_t *seed)
+{
+	if (strcmp(s, "xxh3") == 0) {
+		*hash = MUSE_HASH_XXH3;
+		*seed = MUSE_HASH_SEED;
+	} else if (strcmp(s, "datasketches") == 0) {
+		*hash = MUSE_HASH_DATASKETCHES;
+		*seed = MUSE_HASH_DS_SEED;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 int muse_header_compatible(const struct muse_header *a,
 	const struct muse_header *b, struct muse_err *e)
 {
@@ -114,7 +134,11 @@ int muse_header_compatible(const struct muse_header *a,
 		return muse_err_set(e, MUSE_EPARAM, "stream kinds differ: %s vs %s",
 		    muse_kind_name(a->kind), muse_kind_name(b->kind));
 	if (a->hash != b->hash || a->seed != b->seed)
-		return muse_err_set(e, MUSE_EPARAM, "user-id hashing differs");
+		return muse_err_set(e, MUSE_EPARAM, "user-id hashing differs: "
+		    "%s seed %llu vs %s seed %llu (streams hashed differently "
+		    "cannot meet: a user would count twice)",
+		    muse_hash_name(a->hash), (unsigned long long)a->seed,
+		    muse_hash_name(b->hash), (unsigned long long)b->seed);
 	if (a->kind == MUSE_KIND_EVENTS) {
 		if (a->table != b->table)
 			return muse_err_set(e, MUSE_EPARAM, "tables differ: %s vs %s",
@@ -201,7 +225,7 @@ int muse_header_parse(const uint8_t *p, struct muse_header *h,
 			    "reserved header byte %d is not zero", i);
 	if (p[17] != 0 || (h->flags & ~MUSE_FLAG_SORTED))
 		return muse_err_set(e, MUSE_EFORMAT, "unknown header flags");
-	if (h->hash != MUSE_HASH_XXH3)
+	if (h->hash != MUSE_HASH_XXH3 && h->hash != MUSE_HASH_DATASKETCHES)
 		return muse_err_set(e, MUSE_EFORMAT, "unknown hash %u", h->hash);
 	switch (h->kind) {
 	case MUSE_KIND_EVENTS:

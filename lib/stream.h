@@ -50,6 +50,17 @@ enum muse_grain { MUSE_GRAIN_DAY = 0, MUSE_GRAIN_WEEK = 1, MUSE_GRAIN_MONTH = 2 
 #define MUSE_HASH_XXH3 1
 /* The documented seed of the user-id hash: "muse" in ASCII. */
 #define MUSE_HASH_SEED UINT64_C(0x6d757365)
+/*
+ * DataSketches' hashing (muse-ingest --hash datasketches, muse-import):
+ * MurmurHash3 x64 128 of the UTF-8 id with seed 9001, so that the
+ * coupons are those DataSketches makes of the same ids.
+ */
+#define MUSE_HASH_DATASKETCHES 2
+#define MUSE_HASH_DS_SEED UINT64_C(9001)
+/* "xxh3", "datasketches" (or "?"). */
+const char *muse_hash_name(int hash);
+/* The hash of a name, with its seed: 0, or -1 for an unknown name. */
+int muse_hash_parse(const char *s, uint8_t *hash, uint64_t *seed);
 /* Stored metrics (bit mask); version 1 streams carry all seven. */
 #define MUSE_METRICS_V1 0x7F
 

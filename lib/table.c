@@ -468,6 +468,8 @@ struct part {
 struct muse_table_writer {
 	char *dir;
 	int level;
+	uint8_t hash;             /* of the user ids, in the files' headers */
+	uint64_t seed;
 	uint32_t req_buckets;
 	struct muse_manifest base; /* the newest version when we started */
 	uint32_t buckets[5];
@@ -544,6 +546,8 @@ muse_table_writer *muse_table_writer_new(const char *dir, uint32_t buckets,
 	}
 	t->level = level;
 	t->req_buckets = buckets;
+	t->hash = MUSE_HASH_XXH3;
+	t->seed = MUSE_HASH_SEED;
 	if ((vd = path_join(dir, "versions")) == NULL) {
 		muse_table_writer_free(t);
 		muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -567,6 +571,13 @@ muse_table_writer *muse_table_writer_new(const char *dir, uint32_t buckets,
 		return NULL;
 	}
 	return t;
+}
+
+void muse_table_writer_hash(muse_table_writer *t, uint8_t hash,
+	uint64_t seed)
+{
+	t->hash = hash;
+	t->seed = seed;
 }
 
 int muse_table_writer_source(muse_table_writer *t, int table,
@@ -679,8 +690,8 @@ out:
  * Creates the data file path (never one that exists) and a writer of
  * event streams of the table into it.
  */
-static muse_writer *data_open(const char *path, int table, int level,
-	void *cctx, FILE **fp, struct muse_err *e)
+static muse_writer *data_open(const char *path, int table, uint8_t hash,
+	uint64_t seed, int level, void *cctx, FILE **fp, struct muse_err *e)
 {
 	struct muse_header h;
 	muse_writer *w;
@@ -695,8 +706,8 @@ static muse_writer *data_open(const char *path, int table, int level,
 	memset(&h, 0, sizeof(h));
 	h.kind = MUSE_KIND_EVENTS;
 	h.table = (uint8_t)table;
-	h.hash = MUSE_HASH_XXH3;
-	h.seed = MUSE_HASH_SEED;
+	h.hash = hash;
+	h.seed = seed;
 	if ((w = muse_writer_new_cctx(*fp, path, &h, level, cctx, e)) == NULL) {
 		fclose(*fp);
 		*fp = NULL;
@@ -789,7 +800,8 @@ static int part_open(muse_table_writer *t, struct part *p, int64_t ts,
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	}
 	p->file = t->files.n - 1;
-	p->w = data_open(path, p->table, t->level, t->cctx, &p->fp, e);
+	p->w = data_open(path, p->table, t->hash, t->seed, t->level, t->cctx,
+	    &p->fp, e);
 	free(path);
 	if (p->w == NULL)
 		return -1;
@@ -1095,7 +1107,7 @@ static int same_part(const struct muse_table_file *x,
 
 /* Copies every record of the event streams of path into w. */
 static int copy_records(const char *path, const struct muse_table_file *f,
-	muse_writer *w, struct muse_err *e)
+	muse_writer *w, const struct muse_header *want, struct muse_err *e)
 {
 	struct muse_header h;
 	struct stat st;
@@ -1123,6 +1135,13 @@ static int copy_records(const char *path, const struct muse_table_file *f,
 			    "table %s", muse_table_name(f->table));
 			break;
 		}
+		if (h.hash != want->hash || h.seed != want->seed) {
+			muse_err_where(e, path, 0, UINT64_MAX);
+			rc = muse_err_set(e, MUSE_EPARAM, "user-id hashing differs "
+			    "within a partition: %s and %s",
+			    muse_hash_name(want->hash), muse_hash_name(h.hash));
+			break;
+		}
 		while ((rc = muse_reader_next(r, &rec, &n, e)) == 1)
 			if ((rc = muse_writer_add(w, rec, n, e)) < 0)
 				break;
@@ -1139,6 +1158,7 @@ static int compact_part(const char *dir, const char *tag, uint64_t seq,
 	struct muse_table_file *out, struct muse_err *e)
 {
 	char rel[256], *path, *slash;
+	struct muse_header want;
 	muse_writer *w;
 	FILE *fp;
 	int rc = 0;
@@ -1166,7 +1186,26 @@ static int compact_part(const char *dir, const char *tag, uint64_t seq,
 		free(path);
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	}
-	if ((w = data_open(path, grp[0]->table, level, cctx, &fp, e)) == NULL) {
+	{
+		/* The hashing of the partition: its first file's. */
+		char *first = path_join(dir, grp[0]->path);
+		muse_input *in = first ? muse_input_open(first, e) : NULL;
+		muse_reader *r = in ? muse_reader_new(in, e) : NULL;
+
+		free(first);
+		if (first == NULL)
+			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		else if (r == NULL || muse_reader_next_stream(r, &want, e) != 1)
+			rc = e->code ? e->code : muse_err_set(e, MUSE_EFORMAT,
+			    "empty data file");
+		muse_reader_free(r);
+		if (rc) {
+			free(path);
+			return rc;
+		}
+	}
+	if ((w = data_open(path, grp[0]->table, want.hash, want.seed, level,
+	    cctx, &fp, e)) == NULL) {
 		free(path);
 		return e->code;
 	}
@@ -1176,7 +1215,7 @@ static int compact_part(const char *dir, const char *tag, uint64_t seq,
 		if (src == NULL)
 			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		else
-			rc = copy_records(src, grp[i], w, e);
+			rc = copy_records(src, grp[i], w, &want, e);
 		free(src);
 	}
 	if (rc == 0) {

@@ -83,6 +83,9 @@ typedef struct muse_table_writer muse_table_writer;
  */
 muse_table_writer *muse_table_writer_new(const char *dir, uint32_t buckets,
 	int level, struct muse_err *e);
+/* The user-id hashing of the rows to come (default xxh3, MUSE_HASH_SEED). */
+void muse_table_writer_hash(muse_table_writer *t, uint8_t hash,
+	uint64_t seed);
 /*
  * Starts rows of one table from one source, whose columns (comma-separated)
  * go into the manifest.  Fails when the table's bucket count is fixed to

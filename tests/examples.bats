@@ -157,6 +157,7 @@ $(cat "$b")"
 @test "muse-merge(1) examples run" { run_page muse-merge.1; }
 @test "muse-query(1) examples run" { run_page muse-query.1; }
 @test "muse-sketch(1) examples run" { run_page muse-sketch.1; }
+@test "muse-import(1) examples run" { run_page muse-import.1; }
 @test "muse-table(1) examples run" { run_page muse-table.1; }
 @test "muse(7) recipes, cron jobs and questions run" { run_page muse.7; }
 

@@ -64,7 +64,7 @@ usage_error() {
 	suggests "$p: unknown option \"--metircs\"; did you mean \"--metrics\"?" $p --metircs=reach "$s"
 	suggests "$p: unknown option \"--tpo\"; did you mean \"--top\"?" $p --tpo 3 "$s"
 	suggests "$p: unknown option \"--bogus\"" $p --bogus "$s"
-	suggests "$p: option \"--s\" is ambiguous: \"--segment\", \"--serve\", \"--sketch\", \"--sort\" or \"--stats\"" $p --s x "$s"
+	suggests "$p: option \"--s\" is ambiguous: \"--segment\", \"--serve\", \"--sketch\", \"--sketch-dir\", \"--sort\" or \"--stats\"" $p --s x "$s"
 	suggests "$p: option \"--stats\" takes no value" $p --stats=1 "$s"
 	suggests "$p: option \"--by\" needs a value" $p "$s" --by
 	suggests "$p: option \"-b\" needs a value" $p "$s" -b

@@ -136,7 +136,7 @@ EOF
 	[[ $(tail -1 f.csv) == *',\x1'[34]'917f'* ]] || fail "lgk 18: $(cut -c1-40 f.csv)"
 	run --separate-stderr muse-query "$S/s14.msk" --sketch hll9
 	expect_status 2
-	expect_stderr_contains 'unknown sketch format "hll9"'
+	expect_stderr_contains 'unknown sketch kind "hll9" (hll4, hll6, hll8, pg)'
 	[ -z "$output" ] || fail "stdout: $output"
 	# the column belongs to plain answers only
 	for mode in "--compare t0001-a1,t0001-a2" --outliers "-o bars"; do

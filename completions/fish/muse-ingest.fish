@@ -1,6 +1,7 @@
 # fish completion for muse-ingest(1): CSV/TSV tables to event streams.
 complete -c muse-ingest -l buckets -x -d 'User-hash buckets of a new table in DIR'
 complete -c muse-ingest -s f -l force -d 'Write binary output to a terminal'
+complete -c muse-ingest -l hash -x -a 'xxh3 datasketches' -d 'User-id hash (datasketches: MurmurHash3 seed 9001)'
 complete -c muse-ingest -s h -l help -d 'Show help and exit'
 complete -c muse-ingest -l max-errors -x -d 'Skip up to N bad rows'
 complete -c muse-ingest -l min-preview -x -d 'Drop preview plays shorter than SEC seconds'

@@ -19,7 +19,7 @@ function __muse_query_store_values --argument-names col
             continue
         end
         switch $t
-            case -a -t -s -c -d -b -m -o --asset --title --segment --country --date --by --metrics --format --ci --sketch --sort --top --assets --asset-type --compare --min-reach --threshold --width --as-of
+            case -a -t -s -c -d -b -m -o --asset --title --segment --country --date --by --metrics --format --ci --sketch --sketch-dir --sort --top --assets --asset-type --compare --min-reach --threshold --width --as-of
                 set skip 1
             case '-*'
             case '*'
@@ -46,10 +46,11 @@ complete -c muse-query -s h -l help -d 'Show help and exit'
 complete -c muse-query -s m -l metrics -x -a "(__muse_list $__muse_metrics)" -d 'Metrics'
 complete -c muse-query -s o -l format -x -a 'table tsv csv json bars svg' -d 'Output format'
 complete -c muse-query -s s -l segment -x -a '(__muse_query_store_values segment)' -d 'Audience segments'
-complete -c muse-query -l sketch -x -a 'pg' -d 'Add each row'"'"'s reach sketch (pg: a PostgreSQL hll)'
 complete -c muse-query -l sort -x -a "$__muse_metrics" -d 'Order rows by a metric'
 complete -c muse-query -l stats -d 'Report how many blocks were read'
 complete -c muse-query -l serve -d 'Answer one query per line of stdin with JSON lines'
+complete -c muse-query -l sketch -x -a 'hll4 hll6 hll8 pg' -d "Add each row's reach as a DataSketches image or a PostgreSQL hll"
+complete -c muse-query -l sketch-dir -x -a '(__fish_complete_directories)' -d 'Write the images as files in DIR'
 complete -c muse-query -s t -l title -x -a '(__muse_query_store_values title)' -d 'Titles'
 complete -c muse-query -l top -x -d 'Keep the first N rows'
 complete -c muse-query -s V -l version -d 'Show the version and exit'

@@ -157,6 +157,24 @@ if want hll; then
 	for f in "$d"/lgk*; do mv "$f" "$d/seed-${f##*/}"; done
 fi
 
+# DataSketches images: small golden images of every mode, type and form,
+# and one base64 text.
+if want dsketch; then
+	d=tests/fuzz/corpus/dsketch
+	mkdir -p "$d" && rm -f "$d"/seed-*
+	for f in hll_lgk4_t4_n1000000_u64.bin hll_lgk4_t6_n100_u64.bin \
+	    hll_lgk4_t8_n7_u64.bin hll_lgk8_t4_n0_u64.bin hll_lgk8_t6_n1000_u64.bin \
+	    hll_lgk8_t8_n100_u64.bin hll_lgk12_t8_n100_u64.bin \
+	    hll_lgk12_t8_n100_u64_updatable.bin hll_lgk12_t4_n1000000_u64.bin \
+	    hll_lgk12_t4_n1000000_u64_updatable.bin \
+	    hll_lgk12_t6_n7_u64_updatable.bin hll_lgk12_t8_n0_u64_fullsize.bin \
+	    union_lgk12_a12_b12_t8_after_estimate.bin \
+	    union_lgk12_d12set_e12set_t4.bin; do
+		cp "tests/golden/datasketches/$f" "$d/seed-$f"
+	done
+	printf 'AwEHDAUIAAEFAAAA' > "$d/seed-b64.txt"
+fi
+
 if want qline; then
 	d=tests/fuzz/corpus/qline
 	mkdir -p "$d" && rm -f "$d"/seed-*

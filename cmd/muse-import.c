@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	muse_err_clear(&e);
-	while ((c = getopt_long(argc, argv, "fho:V", longopts, NULL)) != -1) {
+	while ((c = muse_cli_getopt(prog, argc, argv, "fho:V", longopts)) != -1) {
 		switch (c) {
 		case 'f':
 			force = 1;

@@ -43,6 +43,7 @@ b64() {
 	expect_status 2
 	expect_stderr_contains "muse-import: "
 	expect_stderr_contains "--bogus"
+	refused_quiet near '*unknown option "--lkie"; did you mean "--like"?*' muse-import --lkie x
 }
 
 @test "bad --hash and --lgk values are usage errors" {

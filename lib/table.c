@@ -183,7 +183,7 @@ static size_t split_tabs(char *s, char **f, size_t max)
  *          TAB max_ts TAB xxh64 TAB schema TAB path
  *     end N XXH64                   (file count; hash of the bytes before)
  */
-static int manifest_parse(char *text, size_t len, const char *name,
+static int parse_manifest(char *text, size_t len, const char *name,
 	struct muse_manifest *m, struct muse_err *e)
 {
 	char *line = text, *nl, *end_line = NULL;
@@ -291,6 +291,17 @@ static int manifest_parse(char *text, size_t len, const char *name,
 	return 0;
 }
 
+/* On an error, m is left empty (nothing to free). */
+int muse_manifest_parse(char *text, size_t len, const char *name,
+	struct muse_manifest *m, struct muse_err *e)
+{
+	int rc = parse_manifest(text, len, name, m, e);
+
+	if (rc)
+		muse_manifest_free(m);
+	return rc;
+}
+
 static int read_all(const char *path, struct muse_buf *b, struct muse_err *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -361,7 +372,7 @@ int muse_table_load(const char *dir, uint64_t version,
 			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		} else {
 			b.p[b.len] = '\0';
-			rc = manifest_parse((char *)b.p, b.len, path, m, e);
+			rc = muse_manifest_parse((char *)b.p, b.len, path, m, e);
 			if (rc == 0 && m->version != version)
 				rc = bad_manifest(e, path, 0,
 				    "version line differs from the file name");
@@ -374,7 +385,7 @@ int muse_table_load(const char *dir, uint64_t version,
 	return rc;
 }
 
-static int manifest_format(const struct muse_manifest *m, struct muse_buf *b)
+int muse_manifest_format(const struct muse_manifest *m, struct muse_buf *b)
 {
 	char line[256], day[16];
 
@@ -971,7 +982,7 @@ static int publish(const char *dir, const char *tag, const uint32_t *buckets,
 				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		}
 		m.version++;
-		if (rc == 0 && manifest_format(&m, &text))
+		if (rc == 0 && muse_manifest_format(&m, &text))
 			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		if (rc == 0)
 			rc = write_tmp(vd, tag, &text, &tmp, e);

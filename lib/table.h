@@ -50,6 +50,16 @@ struct muse_manifest {
 
 void muse_manifest_free(struct muse_manifest *m);
 
+/*
+ * A manifest's text (modified in place; len bytes, NUL after them) into
+ * m, every field checked; MUSE_EFORMAT naming name and the line, m then
+ * empty.  And back: the canonical text of m (muse-format(5), TABLE
+ * DIRECTORIES).
+ */
+int muse_manifest_parse(char *text, size_t len, const char *name,
+	struct muse_manifest *m, struct muse_err *e);
+int muse_manifest_format(const struct muse_manifest *m, struct muse_buf *b);
+
 /* Whether path is a table directory (has a versions/ subdirectory). */
 int muse_table_is_dir(const char *path);
 

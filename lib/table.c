@@ -1174,8 +1174,8 @@ static int compact_part(const char *dir, const char *tag, uint64_t seq,
 	FILE *fp;
 	int rc = 0;
 
-	memset(out, 0, sizeof(*out));
 	*out = *grp[0];
+	out->path = out->schema = NULL;   /* ours, freed by the caller */
 	out->rows = 0;
 	out->min_ts = grp[0]->min_ts;
 	out->max_ts = grp[0]->max_ts;
@@ -1274,13 +1274,13 @@ int muse_table_compact(const char *dir, int64_t before_day, int level,
 			continue;
 		rc = compact_part(dir, tag, add.n, v + i, j - i, level, cctx,
 		    &nf, e);
-		if (rc == 0 && file_push(&add, &nf)) {
+		if (rc == 0 && file_push(&add, &nf))
+			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		if (rc) {
 			free(nf.path);
 			free(nf.schema);
-			rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
-		}
-		if (rc)
 			break;
+		}
 		r->partitions++;
 		r->files_out++;
 		r->bytes_out += nf.bytes;

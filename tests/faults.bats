@@ -183,3 +183,24 @@ each_writer() {
 		done
 	done
 }
+
+@test "table directories: a failed write (size limit) adds no version and leaves no data file" {
+	# (empty directories a failed writer made may stay: removing them
+	# could pull one from under another writer; readers never look)
+	files() { (cd "$1" && find . -type f | sort && cat versions/*); }
+	muse-ingest -q -O wh --buckets 2 impressions.csv
+	cp -r wh before
+	# a commit of the plays: the data files outgrow the limit
+	run bash -c "trap '' XFSZ; ulimit -f 2; muse-ingest -q -O wh $BATS_FILE_TMPDIR/plays.csv"
+	expect_status 2
+	[[ $output == *"File too large"* ]] || fail "$output"
+	diff <(files before) <(files wh) || fail "the table changed"
+	# a compaction: the compacted files outgrow it
+	run bash -c "trap '' XFSZ; ulimit -f 2; muse-table compact --before 2030-01-01 wh"
+	expect_status 2
+	[[ $output == *"File too large"* ]] || fail "$output"
+	diff <(files before) <(files wh) || fail "the table changed"
+	muse-sketch -q -o a.msk wh
+	muse-sketch -q -o b.msk before
+	cmp a.msk b.msk
+}

@@ -271,6 +271,7 @@ int main(int argc, char **argv)
 	unsigned given = 0;
 	const char *cmd;
 	size_t k;
+	int ki;
 	uint64_t v;
 	int c;
 
@@ -338,18 +339,10 @@ int main(int argc, char **argv)
 		return muse_cli_usage_error(prog,
 		    "no command (log, ls, compact, expire, vacuum)");
 	cmd = argv[optind++];
-	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-		if (strcmp(cmd, cmds[k].name) == 0)
-			break;
-	if (k == sizeof(cmds) / sizeof(cmds[0])) {
-		const char *known[sizeof(cmds) / sizeof(cmds[0])];
-		char near[256];
-
-		for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-			known[k] = cmds[k].name;
-		return muse_cli_usage_error(prog, "unknown command \"%s\"%s", cmd,
-		    muse_cli_suggest(cmd, known, k, near, sizeof(near)));
-	}
+	if ((ki = muse_cli_command(prog, cmd, cmds,
+	    sizeof(cmds) / sizeof(cmds[0]), sizeof(cmds[0]))) < 0)
+		return MUSE_EXIT_ERROR;
+	k = (size_t)ki;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((given & names[i].bit) && !(cmds[k].opts & names[i].bit))
 			return muse_cli_usage_error(prog, "%s is not an option of %s",

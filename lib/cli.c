@@ -205,6 +205,23 @@ int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int muse_cli_command(const char *prog, const char *cmd, const void *table,
+	size_t n, size_t size)
+{
+	const char *known[64];
+	char near[256];
+
+	for (size_t k = 0; k < n && k < 64; k++) {
+		known[k] = *(const char *const *)(const void *)
+		    ((const char *)table + k * size);
+		if (strcmp(cmd, known[k]) == 0)
+			return (int)k;
+	}
+	muse_cli_usage_error(prog, "unknown command \"%s\"%s", cmd,
+	    muse_cli_suggest(cmd, known, n < 64 ? n : 64, near, sizeof(near)));
+	return -1;
+}
+
 int muse_cli_size(const char *s, size_t *out)
 {
 	char num[32];

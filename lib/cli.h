@@ -64,6 +64,14 @@ const char *muse_cli_suggest(const char *word, const char *const *names,
 /* Strict unsigned decimal in [min, max]; 0 or -1.  No sign, no spaces. */
 int muse_cli_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * The command cmd among the n entries of a table whose entries begin with
+ * their name (a const char *) and are size bytes each: its index, or -1
+ * after the usage error 'unknown command "x"' with the nearest name.
+ */
+int muse_cli_command(const char *prog, const char *cmd, const void *table,
+	size_t n, size_t size);
+
 /* A size in bytes with an optional suffix K, M or G (powers of 1024). */
 int muse_cli_size(const char *s, size_t *out);
 

@@ -347,17 +347,13 @@ static int build_passes(const struct muse_build_opts *o, unsigned k,
 		fds[j] = -1;
 	for (unsigned j = 0; j < k && rc == 0; j++) {
 		struct muse_build_opts po = *o;
-		char path[4096], note[64];
+		char note[64];
 		FILE *fp;
-		int wfd;
 
 		po.bucket = b0 * k + j;
 		po.nbuckets = n0 * k;
-		snprintf(path, sizeof(path), "%s/muse-sketch.XXXXXX", tmpdir);
-		if ((fds[j] = mkstemp(path)) < 0 || unlink(path) ||
-		    (wfd = dup(fds[j])) < 0 || (fp = fdopen(wfd, "wb")) == NULL) {
-			muse_cli_warn(prog, "%s: cannot create a temporary file: %s",
-			    path, strerror(errno));
+		if ((fp = muse_tmp_file(tmpdir, "muse-sketch", &fds[j], &e)) == NULL) {
+			muse_cli_err(prog, &e);
 			rc = -1;
 			break;
 		}

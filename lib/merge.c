@@ -30,6 +30,7 @@
 #include "merge.h"
 #include "sketch.h"
 #include "ts.h"
+#include "zio.h"
 
 struct memrec {
 	uint8_t *p;
@@ -235,30 +236,15 @@ static int spill(muse_merge *m, struct muse_err *e)
 	struct emitter x;
 	struct run *r;
 	muse_writer *w = NULL;
-	size_t len = strlen(dir) + 32;
-	char *path = malloc(len);
-	FILE *fp = NULL;
-	int fd = -1, wfd = -1, rc = MUSE_ENOMEM;
+	FILE *fp;
+	int fd, rc = MUSE_ENOMEM;
 
-	if (path == NULL || (r = new_run(m)) == NULL) {
-		free(path);
+	if ((r = new_run(m)) == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	}
-	snprintf(path, len, "%s/muse-merge.XXXXXX", dir);
-	if ((fd = mkstemp(path)) < 0 || unlink(path) != 0 ||
-	    (wfd = dup(fd)) < 0 || (fp = fdopen(wfd, "wb")) == NULL) {
-		muse_err_where(e, path, 0, UINT64_MAX);
-		muse_err_set(e, MUSE_EIO, "cannot create a temporary run: %s",
-		    strerror(errno));
-		if (wfd >= 0)
-			close(wfd);
-		if (fd >= 0)
-			close(fd);
-		free(path);
+	if ((fp = muse_tmp_file(dir, "muse-merge", &fd, e)) == NULL) {
 		m->nruns--;
-		return MUSE_EIO;
+		return e->code;
 	}
-	free(path);
 	r->fd = fd;
 	qsort_r(m->spool, m->nspool, sizeof(*m->spool), cmp_memrec,
 	    &m->out_h.dims);

@@ -543,11 +543,21 @@ static int fsync_dir(const char *path, struct muse_err *e)
 	return 0;
 }
 
+/* A tag unique among writers: the time, the process, an address. */
+static void make_tag(char *tag, size_t n, const void *salt)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(tag, n, "%lx%09lx-%lx-%lx", (unsigned long)ts.tv_sec,
+	    (unsigned long)ts.tv_nsec, (unsigned long)getpid(),
+	    (unsigned long)((uintptr_t)salt >> 4 & 0xfffff));
+}
+
 muse_table_writer *muse_table_writer_new(const char *dir, uint32_t buckets,
 	int level, struct muse_err *e)
 {
 	muse_table_writer *t = calloc(1, sizeof(*t));
-	struct timespec ts;
 	char *vd;
 
 	if (t == NULL || (t->dir = strdup(dir)) == NULL) {
@@ -571,11 +581,7 @@ muse_table_writer *muse_table_writer_new(const char *dir, uint32_t buckets,
 	}
 	free(vd);
 	memcpy(t->buckets, t->base.buckets, sizeof(t->buckets));
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* Unique among writers: the process, the time, and our address. */
-	snprintf(t->tag, sizeof(t->tag), "%lx%09lx-%lx-%lx",
-	    (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec,
-	    (unsigned long)getpid(), (unsigned long)((uintptr_t)t >> 4 & 0xfffff));
+	make_tag(t->tag, sizeof(t->tag), t);
 	if ((t->cctx = muse_zstd_cctx_new()) == NULL) {
 		muse_table_writer_free(t);
 		muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -1074,15 +1080,6 @@ void muse_table_writer_free(muse_table_writer *t)
 
 /* ---- tiers ---- */
 
-static void make_tag(char *tag, size_t n, const void *salt)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(tag, n, "%lx%09lx-%lx-%lx", (unsigned long)ts.tv_sec,
-	    (unsigned long)ts.tv_nsec, (unsigned long)getpid(),
-	    (unsigned long)((uintptr_t)salt >> 4 & 0xfffff));
-}
 
 static int is_compacted(const struct muse_table_file *f)
 {

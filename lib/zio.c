@@ -383,3 +383,35 @@ long muse_input_read(muse_input *in, void *buf, size_t n, struct muse_err *e)
 		return read_zstd(in, buf, n, e);
 	return read_plain(in, buf, n, e);
 }
+
+FILE *muse_tmp_file(const char *dir, const char *prefix, int *fd,
+	struct muse_err *e)
+{
+	size_t len = strlen(dir) + strlen(prefix) + 16;
+	char *path = malloc(len);
+	FILE *fp = NULL;
+	int wfd = -1;
+
+	*fd = -1;
+	if (path == NULL) {
+		muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(path, len, "%s/%s.XXXXXX", dir, prefix);
+	if ((*fd = mkstemp(path)) < 0 || unlink(path) != 0 ||
+	    (wfd = dup(*fd)) < 0 || (fp = fdopen(wfd, "wb")) == NULL) {
+		int err = errno ? errno : EIO;
+
+		muse_err_where(e, path, 0, UINT64_MAX);
+		muse_err_set(e, MUSE_EIO, "cannot create a temporary file: %s",
+		    strerror(err));
+		e->sys_errno = err;
+		if (wfd >= 0)
+			close(wfd);
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+	free(path);
+	return fp;
+}

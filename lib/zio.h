@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -18,6 +19,16 @@ typedef struct muse_input muse_input;
  * waits for its first four bytes (or its end).
  */
 muse_input *muse_input_open(const char *path, struct muse_err *e);
+
+/*
+ * A temporary file in dir ("PREFIX.XXXXXX"), unlinked as soon as it is
+ * made, so nothing is left behind whatever happens to the process: the
+ * FILE writes it through a descriptor of its own, and *fd stays open to
+ * read it back (as "/proc/self/fd/N", or with pread).  NULL with e filled
+ * (MUSE_EIO naming the path) on failure.
+ */
+FILE *muse_tmp_file(const char *dir, const char *prefix, int *fd,
+	struct muse_err *e);
 /* Reads from an open descriptor, which the input owns (and closes). */
 muse_input *muse_input_fd(int fd, const char *name, struct muse_err *e);
 /* Reads from an in-memory buffer (not copied; must outlive the input). */

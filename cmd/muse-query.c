@@ -24,7 +24,7 @@
 static const char *prog = "muse-query";
 
 enum { OPT_ALERT = CHAR_MAX + 1, OPT_AS_OF, OPT_ASSET_TYPE, OPT_ASSETS,
-	OPT_CI, OPT_COMPARE, OPT_MIN_REACH, OPT_OUTLIERS, OPT_SERVE, OPT_SKETCH,
+	OPT_CI, OPT_COMPARE, OPT_MIN_REACH, OPT_OUTLIERS, OPT_ROLLUP, OPT_SERVE, OPT_SKETCH,
 	OPT_SKETCH_DIR, OPT_SORT, OPT_STATS, OPT_THRESHOLD, OPT_TOP, OPT_WIDTH };
 
 static const struct option longopts[] = {
@@ -43,6 +43,7 @@ static const struct option longopts[] = {
 	{ "metrics", required_argument, NULL, 'm' },
 	{ "min-reach", required_argument, NULL, OPT_MIN_REACH },
 	{ "outliers", no_argument, NULL, OPT_OUTLIERS },
+	{ "rollup", required_argument, NULL, OPT_ROLLUP },
 	{ "segment", required_argument, NULL, 's' },
 	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ "sketch", required_argument, NULL, OPT_SKETCH },
@@ -68,8 +69,8 @@ static void usage(void)
 	    " [--compare A,B]\n"
 	    "                  [--outliers] [--alert] [--min-reach N]"
 	    " [--threshold Z]\n"
-	    "                  [--width N] [-o FORMAT] STORE...\n"
-	    "       muse-query --serve [--assets FILE] STORE\n"
+	    "                  [--rollup FILE ...] [--width N] [-o FORMAT] STORE...\n"
+	    "       muse-query --serve [--assets FILE] [--rollup FILE ...] STORE\n"
 	    "Answer questions over sketch stores: filter keys, group them, unite\n"
 	    "their sketches (a user counts once in any union) and print metrics.\n"
 	    "STORE - reads standard input; a STORE that is a publishing directory\n"
@@ -104,6 +105,10 @@ static void usage(void)
 	    "                         first metric), svg\n"
 	    "      --outliers         assets whose take or authentic rate is far\n"
 	    "                         from their peers' (robust z-score)\n"
+	    "      --rollup FILE      a week or month roll-up of STORE (muse-merge\n"
+	    "                         --rollup): whole weeks or months are read\n"
+	    "                         from it, the same answer from fewer blocks;\n"
+	    "                         ignored for another version of STORE\n"
 	    "  -s, --segment LIST     audience segments ('*' is all users, the\n"
 	    "                         default)\n"
 	    "      --serve            answer one query (options as above) per line\n"
@@ -268,6 +273,46 @@ static void *watch(void *arg)
 	}
 }
 
+/* Opens a --rollup FILE: an indexed roll-up made from one day store. */
+static muse_store *open_rollup(const char *path, struct muse_err *e)
+{
+	muse_store *r = muse_store_open(path, e);
+
+	if (r == NULL && e->code == MUSE_OK) {
+		muse_err_where(e, path, 0, UINT64_MAX);
+		muse_err_set(e, MUSE_EUSAGE, "--rollup needs an indexed store "
+		    "(one written by muse-merge --rollup)");
+	}
+	if (r != NULL && muse_store_header(r)->src_content == 0) {
+		muse_err_where(e, path, 0, UINT64_MAX);
+		muse_err_set(e, MUSE_EUSAGE, "not a roll-up of a store (make one "
+		    "with muse-merge --rollup week|month STORE)");
+		muse_store_free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+struct rollups {
+	const char *path[MUSE_QUERY_MAX_ROLLUPS];
+	muse_store *st[MUSE_QUERY_MAX_ROLLUPS];
+	size_t n;
+};
+
+static int rollups_open(struct rollups *r, struct muse_err *e)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if ((r->st[i] = open_rollup(r->path[i], e)) == NULL)
+			return e->code;
+	return 0;
+}
+
+static void rollups_close(struct rollups *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		muse_store_free(r->st[i]);
+}
+
 static void json_error(const char *msg, uint64_t version)
 {
 	printf("{\"version\": %llu, \"error\": \"", (unsigned long long)version);
@@ -280,7 +325,8 @@ static void json_error(const char *msg, uint64_t version)
 	printf("\"}\n");
 }
 
-static int serve(const char *path, const muse_assets *assets)
+static int serve(const char *path, const muse_assets *assets,
+	const struct rollups *ru)
 {
 	struct follow f;
 	struct muse_err e;
@@ -319,6 +365,8 @@ static int serve(const char *path, const muse_assets *assets)
 		return MUSE_EXIT_ERROR;
 	}
 	muse_store_cache(cur, SERVE_CACHE);
+	for (size_t i = 0; i < ru->n; i++)
+		muse_store_cache(ru->st[i], SERVE_CACHE / 4);
 	f.dev = st.st_dev;
 	f.ino = st.st_ino;
 	f.mtime = st.st_mtim;
@@ -351,6 +399,8 @@ static int serve(const char *path, const muse_assets *assets)
 		muse_query_set_format(q, MUSE_FMT_JSONL);
 		muse_query_set_version(q, version, muse_store_content(cur));
 		muse_query_assets(q, assets);
+		for (size_t i = 0; i < ru->n; i++)
+			muse_query_rollup(q, ru->st[i]);
 		if (muse_qline_apply(q, line, (size_t)n, &e) ||
 		    muse_query_add_mapped(q, cur, &e) ||
 		    muse_query_write(q, stdout, NULL, NULL, &e)) {
@@ -384,6 +434,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 	muse_assets *assets = NULL;
 	const char *assets_path = NULL;
+	struct rollups ru = { .n = 0 };
 
 	muse_cli_setup();
 	muse_err_clear(&e);
@@ -462,6 +513,13 @@ int main(int argc, char **argv)
 		case 's':
 			rc = muse_query_filter(q, MUSE_DIM_SEGMENT, optarg, &e);
 			break;
+		case OPT_ROLLUP:
+			if (ru.n == MUSE_QUERY_MAX_ROLLUPS)
+				rc = muse_err_set(&e, MUSE_EUSAGE, "at most %d --rollup "
+				    "files", MUSE_QUERY_MAX_ROLLUPS);
+			else
+				ru.path[ru.n++] = optarg;
+			break;
 		case OPT_SERVE:
 			serving = 1;
 			break;
@@ -521,7 +579,14 @@ int main(int argc, char **argv)
 			muse_cli_err(prog, &e);
 			return MUSE_EXIT_ERROR;
 		}
-		status = serve(argv[optind], assets);
+		if (rollups_open(&ru, &e)) {
+			muse_cli_err(prog, &e);
+			rollups_close(&ru);
+			muse_assets_free(assets);
+			return MUSE_EXIT_ERROR;
+		}
+		status = serve(argv[optind], assets, &ru);
+		rollups_close(&ru);
 		muse_assets_free(assets);
 		return muse_cli_close_stdout(prog, status);
 	}
@@ -550,9 +615,20 @@ int main(int argc, char **argv)
 		    MUSE_FMT_TABLE : MUSE_FMT_TSV);
 	if (!width_set)
 		muse_query_width(q, term_width());
+	if (rollups_open(&ru, &e)) {
+		muse_cli_err(prog, &e);
+		rollups_close(&ru);
+		muse_query_free(q);
+		muse_assets_free(assets);
+		return muse_cli_close_stdout(prog, MUSE_EXIT_ERROR);
+	}
+	for (size_t i = 0; i < ru.n; i++)
+		muse_query_rollup(q, ru.st[i]);
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {
 		char *path = NULL;
 		uint64_t version;
+
+		uint64_t used, blocks, stale;
 
 		if (resolve(argv[i], as_of, &path, &version, &e) ||
 		    muse_query_add_store(q, path, &e)) {
@@ -561,6 +637,11 @@ int main(int argc, char **argv)
 			muse_cli_err(prog, &e);
 			status = MUSE_EXIT_ERROR;
 		}
+		muse_query_rollup_stats(q, &used, &blocks, &stale);
+		if (status == MUSE_EXIT_OK && stale > 0)
+			muse_cli_warn(prog, "%s: %llu of the --rollup files were made "
+			    "from another version of it: not used",
+			    argv[i], (unsigned long long)stale);
 		free(path);
 	}
 	if (status == MUSE_EXIT_OK &&
@@ -573,14 +654,22 @@ int main(int argc, char **argv)
 	if (stats && status == MUSE_EXIT_OK) {
 		uint64_t nread, ntotal, nscanned;
 
+		uint64_t used, rblocks, stale;
+
 		muse_query_stats(q, &nread, &ntotal, &nscanned);
+		muse_query_rollup_stats(q, &used, &rblocks, &stale);
 		muse_cli_warn(prog, "read %llu of %llu indexed blocks; %llu "
 		    "store(s) read whole", (unsigned long long)nread,
 		    (unsigned long long)ntotal, (unsigned long long)nscanned);
+		if (ru.n)
+			muse_cli_warn(prog, "roll-ups: used for %llu store(s), "
+			    "%llu of their blocks read", (unsigned long long)used,
+			    (unsigned long long)rblocks);
 	}
 	if (alert && status == MUSE_EXIT_OK && muse_query_flagged(q) > 0)
 		status = MUSE_EXIT_NEGATIVE;
 	muse_query_free(q);
+	rollups_close(&ru);
 	muse_assets_free(assets);
 	return muse_cli_close_stdout(prog, status);
 }

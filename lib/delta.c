@@ -542,6 +542,22 @@ static int store_ahead(const char *path, uint64_t *version, uint64_t *content,
 	return 1;
 }
 
+/*
+ * Roll-ups are made again from each new version of their day store
+ * (muse-merge --rollup), never patched: a patched roll-up would still
+ * name the version it was made from.
+ */
+static int not_rollup(const struct src *s, struct muse_err *e)
+{
+	if (s->h.src_content == 0)
+		return 0;
+	muse_err_where(e, muse_reader_name(s->r), 0, UINT64_MAX);
+	return muse_err_set(e, MUSE_EUSAGE, "a roll-up of version %" PRIu64
+	    " of a store: deltas are for day stores; make the roll-up again "
+	    "from the new version with muse-merge --rollup",
+	    s->h.src_version);
+}
+
 /* A delta's schema against a store's (kinds aside). */
 static int schema_check(const struct muse_header *store,
 	const struct ahead *a, struct muse_err *e)
@@ -633,6 +649,8 @@ int muse_delta_diff(const char *old_path, const char *new_path,
 		muse_err_where(e, muse_reader_name(b->r), 0, UINT64_MAX);
 		goto out;
 	}
+	if ((rc = not_rollup(a, e)) || (rc = not_rollup(b, e)))
+		goto out;
 	if ((wanted(fwd) && (wf = new_writer(fwd, &a->h, MUSE_KIND_DELTA,
 	    e)) == NULL) || (wanted(rev) && (wr = new_writer(rev, &a->h,
 	    MUSE_KIND_DELTA, e)) == NULL) || (wanted(copy) &&
@@ -756,7 +774,8 @@ int muse_delta_apply(const char *store_path, const char *const *deltas,
 	}
 	/* Everything that can be checked before a byte is written. */
 	if ((base = src_open(store_path, NULL, 0, e)) == NULL ||
-	    (rc = src_want(base, MUSE_KIND_SKETCH, e)))
+	    (rc = src_want(base, MUSE_KIND_SKETCH, e)) ||
+	    (rc = not_rollup(base, e)))
 		goto out;
 	for (opened = 0; opened < n; opened++) {
 		if ((rc = read_ahead(&ah[opened], deltas[opened], e)) ||

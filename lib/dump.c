@@ -42,6 +42,11 @@ void muse_dump_header(const struct muse_header *h, char *buf, size_t n)
 	len = strlen(buf);
 	if (h->hash != MUSE_HASH_XXH3 && len < n)
 		snprintf(buf + len, n - len, " hash=%s", muse_hash_name(h->hash));
+	len = strlen(buf);
+	if (h->src_content && len < n)
+		snprintf(buf + len, n - len, " rollup-of=%016llx@%llu",
+		    (unsigned long long)h->src_content,
+		    (unsigned long long)h->src_version);
 }
 
 static void put_str(FILE *out, int form, const struct muse_str *s)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "merge.h"
+#include "store.h"
 #include "sketch.h"
 #include "ts.h"
 #include "zio.h"
@@ -74,6 +75,14 @@ struct muse_merge {
 	struct muse_acc acc;         /* scratch for transforms */
 	struct muse_buf scratch;
 	uint64_t total;              /* records of all runs */
+	/*
+	 * A roll-up of exactly one input that is an indexed day store names
+	 * that store (muse-format(5), HEADER), so that muse-query can tell
+	 * it belongs beside it.
+	 */
+	unsigned ninputs;
+	int src_known;
+	uint64_t src_content, src_version;
 };
 
 muse_merge *muse_merge_new(const struct muse_merge_opts *o, struct muse_err *e)
@@ -365,6 +374,17 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 	uint64_t nread = 0;
 	int rc, streams = 0;
 
+	if (m->ninputs++ == 0 && m->o.rollup >= 0 && m->o.drop == 0) {
+		struct muse_err e2;
+		muse_store *st = muse_store_open(path, &e2);
+
+		if (st != NULL && muse_store_header(st)->grain == MUSE_GRAIN_DAY) {
+			m->src_known = 1;
+			m->src_content = muse_store_content(st);
+			m->src_version = muse_store_version(st);
+		}
+		muse_store_free(st);
+	}
 	if ((in = muse_input_open(path, e)) == NULL)
 		return e->code;
 	size = muse_input_size(in);
@@ -516,6 +536,11 @@ int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
 
 	if (!m->have_base)
 		return muse_err_set(e, MUSE_EUSAGE, "no sketch stream in the input");
+	m->out_h.src_content = m->out_h.src_version = 0;
+	if (m->ninputs == 1 && m->src_known) {
+		m->out_h.src_content = m->src_content;
+		m->out_h.src_version = m->src_version;
+	}
 	/* What is left in the spool becomes a memory run. */
 	if (m->nspool) {
 		struct run *r = new_run(m);

@@ -152,6 +152,14 @@ struct muse_query {
 	uint64_t blocks_total;
 	uint64_t stores_scanned;    /* read whole, without an index */
 	uint64_t zone_want[3];      /* see zone_prepare; 0: no constraint */
+	/* roll-ups (muse_query_rollup), not owned */
+	muse_store *rollup[MUSE_QUERY_MAX_ROLLUPS];
+	size_t nrollups;
+	int has_hole;               /* days the roll-up answered: not read */
+	int64_t hole_from, hole_to;
+	uint64_t rollup_blocks;     /* of roll-ups, for --stats */
+	size_t rollup_stale;        /* roll-ups of another version */
+	size_t rollup_used;
 };
 
 muse_query *muse_query_new(struct muse_err *e)
@@ -750,6 +758,8 @@ static int fold(muse_query *q, const struct muse_key *k)
 		return 1;
 	if (q->has_dates && (k->day < q->day_from || k->day > q->day_to))
 		return 1;
+	if (q->has_hole && k->day >= q->hole_from && k->day <= q->hole_to)
+		return 1;
 	if (q->assets && (q->atype.n || (q->by & 1u << MUSE_G_ASSET_TYPE)))
 		type = muse_assets_type(q->assets, asset->p, asset->n);
 	if (q->atype.n) {
@@ -1029,6 +1039,12 @@ static int block_zone_ok(const muse_query *q, const struct muse_zone *z)
 	if (q->has_dates && (q->h.dims & 1u << MUSE_DIM_DATE) &&
 	    ((int64_t)z->max_day < q->day_from || (int64_t)z->min_day > q->day_to))
 		return 0;
+	/* With a hole, the days left are [from, hole) and (hole, to]. */
+	if (q->has_hole && !((int64_t)z->min_day < q->hole_from &&
+	    (int64_t)z->max_day >= q->day_from) &&
+	    !((int64_t)z->max_day > q->hole_to &&
+	    (int64_t)z->min_day <= q->day_to))
+		return 0;
 	for (int i = 0; i < 3; i++)
 		if (q->zone_want[i] && !(z->bits[i] & q->zone_want[i]))
 			return 0;
@@ -1106,14 +1122,11 @@ static int block_values_rule_out(muse_query *q, const muse_store *st,
 }
 
 /* Reads the blocks of an indexed store that can matter. */
-int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
+static int read_blocks(muse_query *q, muse_store *st, uint64_t *nread,
+	struct muse_err *e)
 {
 	int rc;
 
-	if ((rc = begin_stream(q, muse_store_header(st), e)))
-		return rc;
-	zone_prepare(q);
-	q->blocks_total += muse_store_nblocks(st);
 	for (size_t i = 0; i < muse_store_nblocks(st); i++) {
 		struct muse_key lo, hi;
 		const uint8_t *rec;
@@ -1126,7 +1139,7 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 		if (!block_may_match(q, &lo, &hi) ||
 		    block_values_rule_out(q, st, i))
 			continue;
-		q->blocks_read++;
+		(*nread)++;
 		if ((rc = muse_store_read_block(st, i, e)))
 			return rc;
 		while ((rc = muse_store_next(st, &rec, &n, e)) == 1)
@@ -1135,6 +1148,124 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 		if (rc < 0)
 			return rc;
 	}
+	return 0;
+}
+
+void muse_query_rollup(muse_query *q, muse_store *r)
+{
+	if (q->nrollups < MUSE_QUERY_MAX_ROLLUPS)
+		q->rollup[q->nrollups++] = r;
+}
+
+/* The first day of the week or month after the one that begins on p. */
+static int64_t period_next(int grain, int64_t p)
+{
+	return grain == MUSE_GRAIN_WEEK ? p + 7 : muse_month_start(p + 31);
+}
+
+static int64_t period_start(int grain, int64_t day)
+{
+	return grain == MUSE_GRAIN_WEEK ? muse_week_start(day) :
+	    muse_month_start(day);
+}
+
+/*
+ * The roll-up that answers for the most days of the query, and those
+ * days, [*from, *to]: the whole weeks or months inside the query's dates
+ * (every day without --date).  A roll-up serves only the store it was made
+ * from (the header names its content checksum and version), and only a
+ * query whose groups it can form: none by date, by week only from weeks,
+ * by month only from months.  Everything a roll-up holds of those days is
+ * exactly what the day store holds of them, summed and united, so the
+ * answer is the same to the byte.
+ */
+static muse_store *pick_rollup(muse_query *q, const muse_store *st,
+	int64_t *from, int64_t *to)
+{
+	const struct muse_header *dh = muse_store_header(st);
+	muse_store *best = NULL;
+	int64_t best_days = 0;
+
+	q->rollup_stale = 0;
+	if (q->nrollups == 0 || !(dh->dims & 1u << MUSE_DIM_DATE) ||
+	    dh->grain != MUSE_GRAIN_DAY || (q->by & 1u << MUSE_DIM_DATE))
+		return NULL;
+	for (size_t i = 0; i < q->nrollups; i++) {
+		const struct muse_header *h = muse_store_header(q->rollup[i]);
+		struct muse_header same = *h;
+		struct muse_err ignored;
+		int g = h->grain;
+		int64_t lo, hi, days;
+
+		if (h->src_content != muse_store_content(st) ||
+		    h->src_version != muse_store_version(st)) {
+			q->rollup_stale++;
+			continue;
+		}
+		same.grain = dh->grain;
+		if (muse_header_compatible(dh, &same, &ignored) ||
+		    ((q->by & 1u << MUSE_G_WEEK) && g != MUSE_GRAIN_WEEK) ||
+		    ((q->by & 1u << MUSE_G_MONTH) && g != MUSE_GRAIN_MONTH))
+			continue;
+		if (!q->has_dates) {
+			lo = INT64_MIN;
+			hi = INT64_MAX;
+			days = INT64_MAX;
+		} else {
+			lo = period_start(g, q->day_from);
+			if (lo < q->day_from)
+				lo = period_next(g, lo);
+			hi = period_start(g, q->day_to + 1) - 1;
+			if (hi < lo)
+				continue;
+			days = hi - lo + 1;
+		}
+		if (days > best_days || (days == best_days &&
+		    g == MUSE_GRAIN_MONTH)) {
+			best = q->rollup[i];
+			best_days = days;
+			*from = lo;
+			*to = hi;
+		}
+	}
+	return best;
+}
+
+int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
+{
+	muse_store *r;
+	int64_t from, to;
+	int rc;
+
+	if ((rc = begin_stream(q, muse_store_header(st), e)))
+		return rc;
+	zone_prepare(q);
+	q->blocks_total += muse_store_nblocks(st);
+	if ((r = pick_rollup(q, st, &from, &to)) == NULL) {
+		rc = read_blocks(q, st, &q->blocks_read, e);
+	} else {
+		int had = q->has_dates;
+		int64_t f = q->day_from, t = q->day_to;
+
+		/* The whole periods from the roll-up, the other days from st. */
+		q->rollup_used++;
+		q->has_dates = had || from != INT64_MIN;
+		q->day_from = from;
+		q->day_to = to;
+		rc = read_blocks(q, r, &q->rollup_blocks, e);
+		q->has_dates = had;
+		q->day_from = f;
+		q->day_to = t;
+		if (rc == 0 && had && (q->day_from < from || q->day_to > to)) {
+			q->has_hole = 1;
+			q->hole_from = from;
+			q->hole_to = to;
+			rc = read_blocks(q, st, &q->blocks_read, e);
+			q->has_hole = 0;
+		}
+	}
+	if (rc)
+		return rc;
 	/*
 	 * A literal filter value that matched nothing gets the nearest of the
 	 * blocks' first and last keys as candidates (from the index: no extra
@@ -1197,6 +1328,14 @@ int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e)
 		muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
 	muse_reader_free(r);
 	return rc < 0 ? rc : 0;
+}
+
+void muse_query_rollup_stats(const muse_query *q, uint64_t *used,
+	uint64_t *blocks, uint64_t *stale)
+{
+	*used = q->rollup_used;
+	*blocks = q->rollup_blocks;
+	*stale = q->rollup_stale;
 }
 
 void muse_query_stats(const muse_query *q, uint64_t *read, uint64_t *total,

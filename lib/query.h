@@ -102,12 +102,30 @@ enum muse_sketch_kind {
 int muse_query_sketch(muse_query *q, const char *kind, struct muse_err *e);
 void muse_query_sketch_dir(muse_query *q, const char *dir);
 
+struct muse_store;
 /* Reads every stream of a store file into the query's groups. */
 int muse_query_add_store(muse_query *q, const char *path, struct muse_err *e);
-struct muse_store;
 /* Reads the blocks of an open, indexed store that the filters can need. */
 int muse_query_add_mapped(muse_query *q, struct muse_store *st,
 	struct muse_err *e);
+/*
+ * Roll-ups (muse-merge --rollup) that muse_query_add_mapped may answer
+ * from: not owned, kept open by the caller.  A roll-up is used only for
+ * the store whose content checksum and version its header names, for the
+ * whole weeks or months inside the query's dates, and only when the
+ * query's groups allow (none by date; by week only from weeks, by month
+ * only from months); the other days come from the day store.  The answer
+ * is the same to the byte, read from fewer blocks.
+ */
+#define MUSE_QUERY_MAX_ROLLUPS 4
+void muse_query_rollup(muse_query *q, struct muse_store *r);
+/*
+ * After muse_query_add_mapped: the times a roll-up answered, the roll-up
+ * blocks read, and how many of the roll-ups given were made from another
+ * version of the store (so unused) at the last store.
+ */
+void muse_query_rollup_stats(const muse_query *q, uint64_t *used,
+	uint64_t *blocks, uint64_t *stale);
 /* The version and content checksum a JSON line answer names. */
 void muse_query_set_version(muse_query *q, uint64_t version, uint64_t content);
 /*

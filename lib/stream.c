@@ -13,8 +13,10 @@
  *              sequence of block checksums, XXH64 of the trailer itself
  *
  * Blocks are cut after the record that brings the raw size to
- * MUSE_BLOCK_TARGET or beyond, so the bytes of a stream depend only on its
- * records and the zstd level: the same content always serialises the same.
+ * MUSE_BLOCK_TARGET or beyond (and in a store, before a record of another
+ * title once the block holds MUSE_BLOCK_TITLE_MIN), so the bytes of a
+ * stream depend only on its records and the zstd level: the same content
+ * always serialises the same.
  *
  * The reader trusts nothing: every size is checked against the limits
  * before anything is allocated, checksums before decompressing, and the
@@ -193,6 +195,8 @@ static void header_encode(const struct muse_header *h, uint8_t *p)
 	muse_st32(p + 24, h->qualify_ms);
 	muse_st32(p + 28, h->authentic_ms);
 	muse_st64(p + 32, h->seed);
+	muse_st64(p + 40, h->src_content);
+	muse_st64(p + 48, h->src_version);
 	muse_st32(p + 60, XXH32(p, 60, 0));
 }
 
@@ -219,7 +223,9 @@ int muse_header_parse(const uint8_t *p, struct muse_header *h,
 	h->qualify_ms = muse_le32(p + 24);
 	h->authentic_ms = muse_le32(p + 28);
 	h->seed = muse_le64(p + 32);
-	for (int i = 40; i < 60; i++)
+	h->src_content = muse_le64(p + 40);
+	h->src_version = muse_le64(p + 48);
+	for (int i = 56; i < 60; i++)
 		if (p[i] != 0)
 			return muse_err_set(e, MUSE_EFORMAT,
 			    "reserved header byte %d is not zero", i);
@@ -232,8 +238,8 @@ int muse_header_parse(const uint8_t *p, struct muse_header *h,
 		if (h->table < 1 || h->table > MUSE_TABLE_ASSETS)
 			return muse_err_set(e, MUSE_EFORMAT, "unknown table %u",
 			    h->table);
-		for (int i = 14; i < 32; i++)
-			if (p[i] != 0)
+		for (int i = 14; i < 56; i++)
+			if (p[i] != 0 && (i < 32 || i >= 40))
 				return muse_err_set(e, MUSE_EFORMAT,
 				    "event stream header byte %d is not zero", i);
 		break;
@@ -245,6 +251,12 @@ int muse_header_parse(const uint8_t *p, struct muse_header *h,
 		    (!(h->dims & 1u << MUSE_DIM_DATE) && h->grain != MUSE_GRAIN_DAY))
 			return muse_err_set(e, MUSE_EFORMAT, "bad %s schema",
 			    muse_kind_name(h->kind));
+		/* Only a roll-up of weeks or months names its source. */
+		if ((h->src_content || h->src_version) &&
+		    (h->kind != MUSE_KIND_SKETCH || h->grain == MUSE_GRAIN_DAY ||
+		    h->src_content == 0))
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "bad roll-up source in the header");
 		/* A delta's records are in key order, as a store's are. */
 		if (h->kind == MUSE_KIND_DELTA && !(h->flags & MUSE_FLAG_SORTED))
 			return muse_err_set(e, MUSE_EFORMAT,
@@ -411,6 +423,8 @@ static int flush_block(muse_writer *w, struct muse_err *e)
 int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 	struct muse_err *e)
 {
+	struct muse_key k;
+	const uint8_t *after;
 	size_t start;
 
 	if (w->failed)
@@ -420,18 +434,31 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 		    n);
 	if (w->raw.len + n + 10 > MUSE_BLOCK_MAX && flush_block(w, e))
 		return e->code;
+	if (w->indexed) {
+		if (muse_key_decode(w->dims, rec, (const uint8_t *)rec + n, &k,
+		    &after))
+			return muse_err_set(e, MUSE_EFORMAT,
+			    "record without a valid key");
+		if ((w->dims & 1u << MUSE_DIM_TITLE) && w->block_records &&
+		    w->raw.len >= MUSE_BLOCK_TITLE_MIN) {
+			struct muse_key f;
+			const uint8_t *fa;
+
+			if (muse_key_decode(w->dims, w->first.p, w->first.p +
+			    w->first.len, &f, &fa))
+				return muse_err_set(e, MUSE_EFORMAT,
+				    "record without a valid key");
+			if ((f.s[MUSE_DIM_TITLE].n != k.s[MUSE_DIM_TITLE].n ||
+			    memcmp(f.s[MUSE_DIM_TITLE].p, k.s[MUSE_DIM_TITLE].p,
+			    k.s[MUSE_DIM_TITLE].n) != 0) && flush_block(w, e))
+				return e->code;
+		}
+	}
 	start = w->raw.len;
 	if (muse_buf_put_varint(&w->raw, n) || muse_buf_put(&w->raw, rec, n))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	XXH3_64bits_update(w->content, w->raw.p + start, w->raw.len - start);
 	if (w->indexed) {
-		struct muse_key k;
-		const uint8_t *after;
-
-		if (muse_key_decode(w->dims, rec, (const uint8_t *)rec + n, &k,
-		    &after))
-			return muse_err_set(e, MUSE_EFORMAT,
-			    "record without a valid key");
 		w->last.len = 0;
 		if (muse_buf_put(&w->last, rec, (size_t)(after -
 		    (const uint8_t *)rec)) || (w->block_records == 0 &&

@@ -21,6 +21,13 @@
 #define MUSE_TRAILER_SIZE 32
 /* A block's records are cut at this raw size (deterministic blocking). */
 #define MUSE_BLOCK_TARGET (128u << 10)
+/*
+ * In a store (sorted, indexed) whose keys have a title, a block that
+ * holds this much is also cut before a record of another title, so that
+ * most blocks hold one title and the key ranges of the index tell a
+ * title's assets apart (muse-format(5), DATA BLOCKS).
+ */
+#define MUSE_BLOCK_TITLE_MIN (16u << 10)
 /* Upper bound on one block's raw or compressed size and one record. */
 #define MUSE_BLOCK_MAX (64u << 20)
 
@@ -101,6 +108,13 @@ struct muse_header {
 	uint32_t qualify_ms;  /* sketch: Q */
 	uint32_t authentic_ms; /* sketch: A */
 	uint64_t seed;
+	/*
+	 * sketch: a roll-up made from one day store (muse-merge --rollup)
+	 * names that store's content checksum and version, so that a query
+	 * uses it only beside that very store; both 0 otherwise.
+	 */
+	uint64_t src_content;
+	uint64_t src_version;
 };
 
 const char *muse_kind_name(int kind);  /* "events", "sketch", "delta" */
@@ -113,7 +127,7 @@ int muse_dim_parse(const char *s, size_t n);
 
 /*
  * Whether two headers may meet in one merge: same kind, table (events),
- * parameters, hash and schema.  0, or MUSE_EPARAM with a message naming
+ * parameters, hash and schema (a roll-up's source is no part of it).  0, or MUSE_EPARAM with a message naming
  * the first difference ("window differs: 86400 s vs 3600 s").
  */
 int muse_header_compatible(const struct muse_header *a,

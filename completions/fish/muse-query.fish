@@ -19,7 +19,7 @@ function __muse_query_store_values --argument-names col
             continue
         end
         switch $t
-            case -a -t -s -c -d -b -m -o --asset --title --segment --country --date --by --metrics --format --ci --sketch --sketch-dir --sort --top --assets --asset-type --compare --min-reach --threshold --width --as-of
+            case -a -t -s -c -d -b -m -o --asset --title --segment --country --date --by --metrics --format --ci --sketch --sketch-dir --sort --top --assets --asset-type --compare --min-reach --threshold --width --as-of --rollup
                 set skip 1
             case '-*'
             case '*'
@@ -57,6 +57,7 @@ complete -c muse-query -s V -l version -d 'Show the version and exit'
 complete -c muse-query -l as-of -x -d 'Answer from an earlier published version'
 complete -c muse-query -l alert -d 'As --outliers, and exit 1 when any row is flagged'
 complete -c muse-query -l assets -r -F -d 'The assets table (CSV, TSV or event stream)'
+complete -c muse-query -l rollup -r -F -d 'A week or month roll-up of the store'
 complete -c muse-query -l asset-type -x -d 'Assets of these asset types'
 complete -c muse-query -l compare -x -d 'Two assets side by side: A,B'
 complete -c muse-query -l min-reach -x -d 'Outliers: least reach behind a rate'

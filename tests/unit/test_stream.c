@@ -226,7 +226,68 @@ static int header_equal(const struct muse_header *a,
 	    a->grain == b->grain && a->lgk == b->lgk &&
 	    a->metrics == b->metrics && a->window_s == b->window_s &&
 	    a->qualify_ms == b->qualify_ms &&
-	    a->authentic_ms == b->authentic_ms && a->seed == b->seed;
+	    a->authentic_ms == b->authentic_ms && a->seed == b->seed &&
+	    a->src_content == b->src_content &&
+	    a->src_version == b->src_version;
+}
+
+/*
+ * The stream of im read again with its header replaced by hdr, whose
+ * checksum is made right first: what is checked is the header's content.
+ */
+static void read_with_header(struct image *im, uint8_t *hdr,
+	struct result *res)
+{
+	muse_st32(hdr + 60, XXH32(hdr, 60, 0));
+	memcpy(im->p, hdr, MUSE_HEADER_SIZE);
+	read_image(im->p, im->n, res, 0);
+}
+
+/*
+ * A roll-up's header names the store it was made from (bytes 40 to 55);
+ * only a week or month sketch stream may, and never a version alone.
+ */
+static void test_rollup_source(void)
+{
+	struct muse_header h = sketch_header(), he = events_header(
+	    MUSE_TABLE_IMPRESSIONS);
+	struct recs none = { 0 };
+	struct image im = { 0 };
+	struct result res = { 0 };
+	uint8_t hdr[MUSE_HEADER_SIZE];
+
+	h.grain = MUSE_GRAIN_MONTH;
+	h.src_content = UINT64_C(0x0123456789abcdef);
+	h.src_version = 42;
+	write_stream(&im, &h, &none, 0);
+	check(muse_le64((const uint8_t *)im.p + 40) == h.src_content &&
+	    muse_le64((const uint8_t *)im.p + 48) == 42, "the source is at header bytes 40 and 48");
+	read_image(im.p, im.n, &res, 0);
+	check(res.rc == 0 && res.nstreams == 1 && header_equal(&res.h[0], &h),
+	    "a month roll-up's source round-trips (rc %d: %s)", res.rc,
+	    res.e.msg);
+	memcpy(hdr, im.p, sizeof(hdr));
+	hdr[15] = MUSE_GRAIN_DAY;
+	read_with_header(&im, hdr, &res);
+	check(res.rc == MUSE_EFORMAT && strstr(res.e.msg, "roll-up") != NULL,
+	    "a stream of days naming a source is refused (rc %d: %s)", res.rc,
+	    res.e.msg);
+	hdr[15] = MUSE_GRAIN_WEEK;
+	memset(hdr + 40, 0, 8);
+	read_with_header(&im, hdr, &res);
+	check(res.rc == MUSE_EFORMAT,
+	    "a source version without a checksum is refused (rc %d: %s)",
+	    res.rc, res.e.msg);
+	image_free(&im);
+	write_stream(&im, &he, &none, 0);
+	memcpy(hdr, im.p, sizeof(hdr));
+	hdr[44] = 1;
+	read_with_header(&im, hdr, &res);
+	check(res.rc == MUSE_EFORMAT,
+	    "an event stream naming a source is refused (rc %d: %s)", res.rc,
+	    res.e.msg);
+	image_free(&im);
+	result_free(&res);
 }
 
 /* Deterministic pseudo-random bytes (xorshift). */
@@ -800,28 +861,22 @@ static void test_not_a_stream(void)
 	write_stream(&im, &h, &none, 0);
 	memcpy(hdr, im.p, sizeof(hdr));
 	hdr[8] = MUSE_FORMAT_VERSION + 1;
-	muse_st32(hdr + 60, XXH32(hdr, 60, 0));
-	memcpy(im.p, hdr, sizeof(hdr));
-	read_image(im.p, im.n, &res, 0);
+	read_with_header(&im, hdr, &res);
 	check(res.rc == MUSE_EFORMAT &&
 	    strstr(res.e.msg, "version") != NULL,
 	    "an unknown format version is refused by name (rc %d: %s)", res.rc,
 	    res.e.msg);
 	/* A reserved byte set, with a valid checksum. */
 	hdr[8] = MUSE_FORMAT_VERSION;
-	hdr[50] = 1;
-	muse_st32(hdr + 60, XXH32(hdr, 60, 0));
-	memcpy(im.p, hdr, sizeof(hdr));
-	read_image(im.p, im.n, &res, 0);
+	hdr[57] = 1;
+	read_with_header(&im, hdr, &res);
 	check(res.rc == MUSE_EFORMAT,
 	    "a reserved header byte that is not zero is refused (rc %d: %s)",
 	    res.rc, res.e.msg);
 	/* An unknown stream kind, with a valid checksum. */
-	hdr[50] = 0;
+	hdr[57] = 0;
 	hdr[10] = 9;
-	muse_st32(hdr + 60, XXH32(hdr, 60, 0));
-	memcpy(im.p, hdr, sizeof(hdr));
-	read_image(im.p, im.n, &res, 0);
+	read_with_header(&im, hdr, &res);
 	check(res.rc == MUSE_EFORMAT,
 	    "an unknown stream kind is refused (rc %d: %s)", res.rc, res.e.msg);
 	image_free(&im);
@@ -915,6 +970,7 @@ int main(int argc, char **argv)
 	test_trailing_garbage();
 	test_not_a_stream();
 	test_compatible();
+	test_rollup_source();
 	test_writer_errors();
 	return check_done("test_stream");
 }

@@ -196,83 +196,6 @@ static int resolve(const char *arg, uint64_t as_of, char **path,
 	return muse_publish_materialize(arg, v, path, e);
 }
 
-/* Decompressed blocks a serving process keeps in memory. */
-#define SERVE_CACHE ((size_t)2 << 30)
-
-struct follow {
-	const char *path;
-	int is_dir;               /* a publishing directory: follow LATEST */
-	uint64_t version;         /* of the directory, last taken */
-	pthread_mutex_t lock;
-	muse_store *next;         /* a newer version, not yet taken */
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
-	int stop;
-};
-
-static int same_file(const struct follow *f, const struct stat *st)
-{
-	return st->st_dev == f->dev && st->st_ino == f->ino &&
-	    st->st_mtim.tv_sec == f->mtime.tv_sec &&
-	    st->st_mtim.tv_nsec == f->mtime.tv_nsec;
-}
-
-static void *watch(void *arg)
-{
-	struct follow *f = arg;
-	const struct timespec pause = { 0, 20 * 1000 * 1000 };
-
-	for (;;) {
-		struct stat st;
-		struct muse_err e;
-		muse_store *s;
-		int stop;
-
-		nanosleep(&pause, NULL);
-		pthread_mutex_lock(&f->lock);
-		stop = f->stop;
-		pthread_mutex_unlock(&f->lock);
-		if (stop)
-			return NULL;
-		if (f->is_dir) {
-			uint64_t v;
-			char *p = NULL;
-
-			/* A version that cannot be had is skipped; the old one serves. */
-			if (muse_publish_latest(f->path, &v, &e) || v == f->version ||
-			    muse_publish_materialize(f->path, v, &p, &e)) {
-				free(p);
-				continue;
-			}
-			s = muse_store_open(p, &e);
-			free(p);
-			if (s == NULL)
-				continue;
-			muse_store_cache(s, SERVE_CACHE);
-			pthread_mutex_lock(&f->lock);
-			muse_store_free(f->next);
-			f->next = s;
-			f->version = v;
-			pthread_mutex_unlock(&f->lock);
-			continue;
-		}
-		if (stat(f->path, &st) != 0 || same_file(f, &st))
-			continue;
-		/* A version that fails to open is skipped; the old one serves. */
-		if ((s = muse_store_open(f->path, &e)) == NULL)
-			continue;
-		muse_store_cache(s, SERVE_CACHE);
-		pthread_mutex_lock(&f->lock);
-		muse_store_free(f->next);
-		f->next = s;
-		f->dev = st.st_dev;
-		f->ino = st.st_ino;
-		f->mtime = st.st_mtim;
-		pthread_mutex_unlock(&f->lock);
-	}
-}
-
 /* Opens a --rollup FILE: an indexed roll-up made from one day store. */
 static muse_store *open_rollup(const char *path, struct muse_err *e)
 {
@@ -313,6 +236,122 @@ static void rollups_close(struct rollups *r)
 		muse_store_free(r->st[i]);
 }
 
+/* Decompressed blocks a serving process keeps in memory. */
+#define SERVE_CACHE ((size_t)2 << 30)
+
+/* A file as it was when last mapped: a rename over it changes this. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+};
+
+static void file_id_set(struct file_id *id, const struct stat *st)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->mtime = st->st_mtim;
+}
+
+static int same_file(const struct file_id *id, const struct stat *st)
+{
+	return st->st_dev == id->dev && st->st_ino == id->ino &&
+	    st->st_mtim.tv_sec == id->mtime.tv_sec &&
+	    st->st_mtim.tv_nsec == id->mtime.tv_nsec;
+}
+
+struct follow {
+	const char *path;
+	int is_dir;               /* a publishing directory: follow LATEST */
+	uint64_t version;         /* of the directory, last taken */
+	pthread_mutex_t lock;
+	muse_store *next;         /* a newer version, not yet taken */
+	struct file_id id;
+	/* the --rollup files, which a producer replaces as the store's */
+	const struct rollups *ru;
+	struct file_id rid[MUSE_QUERY_MAX_ROLLUPS];
+	muse_store *rnext[MUSE_QUERY_MAX_ROLLUPS];
+	int stop;
+};
+
+/*
+ * A --rollup file renamed over by a new one is mapped and left in rnext;
+ * one that is not a roll-up (yet) is passed over, the old one serves.
+ */
+static void watch_rollups(struct follow *f)
+{
+	for (size_t i = 0; i < f->ru->n; i++) {
+		struct muse_err e;
+		struct stat st;
+		muse_store *s;
+
+		if (stat(f->ru->path[i], &st) != 0 || same_file(&f->rid[i], &st))
+			continue;
+		if ((s = open_rollup(f->ru->path[i], &e)) == NULL)
+			continue;
+		muse_store_cache(s, SERVE_CACHE / 4);
+		pthread_mutex_lock(&f->lock);
+		muse_store_free(f->rnext[i]);
+		f->rnext[i] = s;
+		file_id_set(&f->rid[i], &st);
+		pthread_mutex_unlock(&f->lock);
+	}
+}
+
+static void *watch(void *arg)
+{
+	struct follow *f = arg;
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+
+	for (;;) {
+		struct stat st;
+		struct muse_err e;
+		muse_store *s;
+		int stop;
+
+		nanosleep(&pause, NULL);
+		pthread_mutex_lock(&f->lock);
+		stop = f->stop;
+		pthread_mutex_unlock(&f->lock);
+		if (stop)
+			return NULL;
+		watch_rollups(f);
+		if (f->is_dir) {
+			uint64_t v;
+			char *p = NULL;
+
+			/* A version that cannot be had is skipped; the old one serves. */
+			if (muse_publish_latest(f->path, &v, &e) || v == f->version ||
+			    muse_publish_materialize(f->path, v, &p, &e)) {
+				free(p);
+				continue;
+			}
+			s = muse_store_open(p, &e);
+			free(p);
+			if (s == NULL)
+				continue;
+			muse_store_cache(s, SERVE_CACHE);
+			pthread_mutex_lock(&f->lock);
+			muse_store_free(f->next);
+			f->next = s;
+			f->version = v;
+			pthread_mutex_unlock(&f->lock);
+			continue;
+		}
+		if (stat(f->path, &st) != 0 || same_file(&f->id, &st))
+			continue;
+		/* A version that fails to open is skipped; the old one serves. */
+		if ((s = muse_store_open(f->path, &e)) == NULL)
+			continue;
+		muse_store_cache(s, SERVE_CACHE);
+		pthread_mutex_lock(&f->lock);
+		muse_store_free(f->next);
+		f->next = s;
+		file_id_set(&f->id, &st);
+		pthread_mutex_unlock(&f->lock);
+	}
+}
+
 static void json_error(const char *msg, uint64_t version)
 {
 	printf("{\"version\": %llu, \"error\": \"", (unsigned long long)version);
@@ -326,7 +365,7 @@ static void json_error(const char *msg, uint64_t version)
 }
 
 static int serve(const char *path, const muse_assets *assets,
-	const struct rollups *ru)
+	struct rollups *ru)
 {
 	struct follow f;
 	struct muse_err e;
@@ -365,11 +404,15 @@ static int serve(const char *path, const muse_assets *assets,
 		return MUSE_EXIT_ERROR;
 	}
 	muse_store_cache(cur, SERVE_CACHE);
-	for (size_t i = 0; i < ru->n; i++)
+	file_id_set(&f.id, &st);
+	f.ru = ru;
+	for (size_t i = 0; i < ru->n; i++) {
+		struct stat rs;
+
 		muse_store_cache(ru->st[i], SERVE_CACHE / 4);
-	f.dev = st.st_dev;
-	f.ino = st.st_ino;
-	f.mtime = st.st_mtim;
+		if (stat(ru->path[i], &rs) == 0)
+			file_id_set(&f.rid[i], &rs);
+	}
 	pthread_mutex_init(&f.lock, NULL);
 	if (pthread_create(&tid, NULL, watch, &f) != 0) {
 		muse_cli_warn(prog, "cannot start the watcher thread");
@@ -387,6 +430,12 @@ static int serve(const char *path, const muse_assets *assets,
 			cur = f.next;
 			f.next = NULL;
 		}
+		for (size_t i = 0; i < ru->n; i++)
+			if (f.rnext[i]) {
+				muse_store_free(ru->st[i]);
+				ru->st[i] = f.rnext[i];
+				f.rnext[i] = NULL;
+			}
 		pthread_mutex_unlock(&f.lock);
 		version = muse_store_version(cur);
 		if (line[n - 1] == '\n')
@@ -418,6 +467,8 @@ static int serve(const char *path, const muse_assets *assets,
 	pthread_mutex_unlock(&f.lock);
 	pthread_join(tid, NULL);
 	muse_store_free(f.next);
+	for (size_t i = 0; i < ru->n; i++)
+		muse_store_free(f.rnext[i]);
 	muse_store_free(cur);
 	pthread_mutex_destroy(&f.lock);
 	return MUSE_EXIT_OK;

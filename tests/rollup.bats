@@ -167,35 +167,46 @@ rollup_same() {
 	expect_stderr_contains "at most 4 --rollup"
 }
 
-@test "--serve with roll-ups: the one-shot answers, until a new version" {
-	local i=0 q
+@test "--serve with roll-ups: the one-shot answers across new versions and roll-ups" {
+	# Phase 0 answers from v1 and its roll-up; phase 1 from v2, renamed
+	# over the store, beside the stale roll-up (days only); phase 2 from v2
+	# and its own roll-up, renamed over the old one.
+	local i=0 q s n=4
 	cp "$D/v1.msk" live.msk
+	cp "$D/month.msk" live-month.msk
+	muse-merge --rollup month -o month2.msk "$D/v2.msk"
 	mkfifo in
-	muse-query --serve --rollup "$D/month.msk" live.msk < in > answers 2> err &
+	muse-query --serve --rollup live-month.msk live.msk < in > answers 2> err &
 	local pid=$!
 	exec 5> in
-	for q in "${QUERIES[@]:0:4}"; do echo "$q -o json" >&5; done
-	for _ in $(seq 200); do [ "$(wc -l < answers)" -ge 4 ] && break; sleep 0.05; done
+	ask() {
+		for q in "${QUERIES[@]:0:$n}"; do echo "$q -o json" >&5; done
+		for _ in $(seq 200); do [ "$(wc -l < answers)" -ge "$1" ] && break; sleep 0.05; done
+	}
+	ask $n
 	cp "$D/v2.msk" live.tmp && mv live.tmp live.msk
 	sleep 0.5
-	for q in "${QUERIES[@]:0:4}"; do echo "$q -o json" >&5; done
+	ask $((2 * n))
+	cp month2.msk live-month.tmp && mv live-month.tmp live-month.msk
+	sleep 0.5
+	ask $((3 * n))
 	exec 5>&-
 	wait "$pid" || fail "serve exited $?: $(cat err)"
 	[ ! -s err ] || fail "stderr: $(cat err)"
-	[ "$(wc -l < answers)" -eq 8 ] || fail "$(cat answers)"
+	[ "$(wc -l < answers)" -eq $((3 * n)) ] || fail "$(cat answers)"
 	set -f
-	for i in $(seq 0 7); do
-		q=${QUERIES[$((i % 4))]}
+	for i in $(seq 0 $((3 * n - 1))); do
+		q=${QUERIES[$((i % n))]}
 		eval "set -- $q"
-		if [ "$i" -lt 4 ]; then s=$D/v1.msk; else s=$D/v2.msk; fi
+		if [ "$i" -lt "$n" ]; then s=$D/v1.msk; else s=$D/v2.msk; fi
 		muse-query "$@" -o json "$s" > one.json
 		sed -n "$((i + 1))p" answers > line.json
-		python3 - one.json line.json "$q" "$i" <<'PY' || fail "line $((i + 1)): $q"
+		python3 - one.json line.json "$q" "$((i < n ? 1 : 2))" <<'PY' || fail "line $((i + 1)): $q"
 import json, sys
 one = json.load(open(sys.argv[1]))
 line = json.loads(open(sys.argv[2]).read())
 assert line["rows"] == one, (sys.argv[3], line["rows"][:2], one[:2])
-assert line["version"] == (1 if int(sys.argv[4]) < 4 else 2), line["version"]
+assert line["version"] == int(sys.argv[4]), line["version"]
 PY
 	done
 }

@@ -61,6 +61,20 @@ if [ ! -f "$store" ]; then
 	printf '%.1f %.1f\n' "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t2 - $t1" | bc -l)" > "$work/made"
 fi
 read -r gen_s sketch_s < "$work/made"
+# The roll-ups a producer publishes beside the store (muse-merge --rollup):
+# queries over whole months or weeks read them instead of the days.
+if [ ! -f "$work/month.msk" ] || [ "$work/month.msk" -ot "$store" ] ||
+    ! muse-cat "$work/month.msk" 2> /dev/null | head -1 | grep -q rollup-of; then
+	log "roll-ups"
+	t0=$(now)
+	muse-merge -q --rollup month -o "$work/month.msk" "$store"
+	t1=$(now)
+	muse-merge -q --rollup week -o "$work/week.msk" "$store"
+	t2=$(now)
+	printf '%.1f %.1f\n' "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t2 - $t1" | bc -l)" > "$work/rollups"
+fi
+read -r month_s week_s < "$work/rollups"
+R=(--rollup "$work/month.msk" --rollup "$work/week.msk")
 keys=$(muse-delta info "$store" | sed -n 's/.*, \([0-9]*\) records).*/\1/p')
 store_bytes=$(wc -c < "$store")
 nblocks=$(muse-query "$store" -t '-' -m impressions --stats 2>&1 >/dev/null | sed -n 's/.*read [0-9]* of \([0-9]*\) indexed.*/\1/p')
@@ -103,7 +117,7 @@ KEYS=(top-a top-b top-c med-a med-b med-c)
 # whole as a stream (no index, no pruning).
 for k in "${KEYS[@]}"; do
 	qwords "$k"
-	muse-query "$store" "${W[@]}" > "$work/$k.idx" 2> /dev/null
+	muse-query "${R[@]}" "$store" "${W[@]}" > "$work/$k.idx" 2> /dev/null
 	cat "$store" | muse-query - "${W[@]}" > "$work/$k.scan" 2> /dev/null
 	cmp -s "$work/$k.idx" "$work/$k.scan" || { echo "serve.sh: query $k: the index answers differently from a scan" >&2; exit 1; }
 done
@@ -113,11 +127,12 @@ declare -A MED P99 CPU BLK
 for k in "${KEYS[@]}"; do
 	qwords "$k"
 	log "cold: $k (${RUNS} runs)"
-	tests/bench/coldrun "$RUNS" muse-query "$store" "${W[@]}" > "$work/$k.times"
+	tests/bench/coldrun "$RUNS" muse-query "${R[@]}" "$store" "${W[@]}" > "$work/$k.times"
 	MED[$k]=$(cut -d' ' -f1 "$work/$k.times" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
 	P99[$k]=$(cut -d' ' -f1 "$work/$k.times" | sort -g | awk '{ v[NR] = $1 } END { i = int(NR * 0.99 + 0.999999); printf "%.2f", 1000 * v[i] }')
 	CPU[$k]=$(cut -d' ' -f2 "$work/$k.times" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
-	BLK[$k]=$(muse-query "$store" "${W[@]}" --stats 2>&1 > /dev/null | sed -n 's/.*read \([0-9]*\) of .*/\1/p')
+	muse-query "${R[@]}" "$store" "${W[@]}" --stats 2>&1 > /dev/null | tr '\n' ' ' > "$work/$k.stats"
+	BLK[$k]="$(sed -n 's/.*read \([0-9]*\) of .*/\1/p' "$work/$k.stats") + $(sed -n 's/.*, \([0-9]*\) of their blocks.*/\1/p' "$work/$k.stats")"
 done
 cold_true=$(tests/bench/coldrun "$RUNS" /bin/true | cut -d' ' -f1 | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
 cold_version=$(tests/bench/coldrun "$RUNS" muse-query --version | cut -d' ' -f1 | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", 1000 * v[int((NR + 1) / 2)] }')
@@ -149,7 +164,7 @@ awk -v n="$NQ" -v start="$START" -v days="$DAYS" -v period="$period" '
 		}
 	}' "$work/all-assets" "$work/all-titles" "$work/all-segs" > "$work/stream.txt"
 s=$(now)
-/usr/bin/time -o "$work/serve.time" -f '%U %S' muse-query --serve "$store" < "$work/stream.txt" > "$work/answers.jsonl"
+/usr/bin/time -o "$work/serve.time" -f '%U %S' muse-query --serve "${R[@]}" "$store" < "$work/stream.txt" > "$work/answers.jsonl"
 e=$(now)
 serve_s=$(echo "$e - $s" | bc -l)
 read -r su ss < "$work/serve.time"
@@ -229,7 +244,7 @@ cat <<EOF
 
 Written by \`tests/bench/serve.sh\` (from \`make bench\`) on $(date -u +%F), the toolkit at $rev.
 
-- Store: \`muse-gen --events --users $USERS --titles $TITLES --days $DAYS --start $START\` ($gen_s s), \`muse-sketch\` at the default grain ($sketch_s s): **$keys keys**, $store_bytes bytes in $nblocks blocks.
+- Store: \`muse-gen --events --users $USERS --titles $TITLES --days $DAYS --start $START\` ($gen_s s), \`muse-sketch\` at the default grain ($sketch_s s): **$keys keys**, $store_bytes bytes in $nblocks blocks. Its roll-ups, made from it and bound to it (\`muse-merge --rollup month\`, $month_s s, $(wc -c < "$work/month.msk") bytes; \`--rollup week\`, $week_s s, $(wc -c < "$work/week.msk") bytes), are given to every query (\`muse-query --rollup month.msk --rollup week.msk\`): the quarter's queries read its three months from the month roll-up, the one-day query reads the store.
 - Titles: the one with the most impressions, $top ($(impr_of "$top") impressions, rank 1; its sketches are dense, so its keys fill the most blocks), and the median title with 3 assets or more, $med ($(impr_of "$med") impressions, rank $(rank_of "$med") of $(wc -l < "$work/all-titles")). Segments: the two largest clusters, $segs. Day: $mid; quarter: $period.
 - Cold process: \`tests/bench/coldrun $RUNS\` (posix_spawn + wait4, stdout to /dev/null; wall clock, and the child's CPU time, user + system), store in the page cache. For scale, a cold \`/bin/true\` takes $cold_true ms and \`muse-query --version\` $cold_version ms (median).
 - Load average (1, 5, 15 min) before: $load0; after: $load1 ($(nproc) cores; the machine was shared with other work during the run when these exceed about 1).
@@ -237,7 +252,7 @@ Written by \`tests/bench/serve.sh\` (from \`make bench\`) on $(date -u +%F), the
 
 ### Cold-process latency of muse-query
 
-| query | options | blocks read | median (ms) | p99 (ms) | CPU, median (ms) | goal (median) |
+| query | options | blocks read (store + roll-up) | median (ms) | p99 (ms) | CPU, median (ms) | goal (median) |
 |---|---|---|---|---|---|---|
 $(row top-a "(a) one asset, one segment, one day; top title" 5)
 $(row top-b "(b) 3 assets x 2 segments, quarter; top title" 5)

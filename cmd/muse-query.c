@@ -666,15 +666,14 @@ int main(int argc, char **argv)
 		    MUSE_FMT_TABLE : MUSE_FMT_TSV);
 	if (!width_set)
 		muse_query_width(q, term_width());
-	if (rollups_open(&ru, &e)) {
-		muse_cli_err(prog, &e);
-		rollups_close(&ru);
-		muse_query_free(q);
-		muse_assets_free(assets);
-		return muse_cli_close_stdout(prog, MUSE_EXIT_ERROR);
-	}
+	/* One question: a roll-up is mapped only if it is chosen. */
 	for (size_t i = 0; i < ru.n; i++)
-		muse_query_rollup(q, ru.st[i]);
+		if (muse_query_rollup_file(q, ru.path[i], &e)) {
+			muse_cli_err(prog, &e);
+			muse_query_free(q);
+			muse_assets_free(assets);
+			return muse_cli_close_stdout(prog, MUSE_EXIT_ERROR);
+		}
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {
 		char *path = NULL;
 		uint64_t version;
@@ -720,7 +719,6 @@ int main(int argc, char **argv)
 	if (alert && status == MUSE_EXIT_OK && muse_query_flagged(q) > 0)
 		status = MUSE_EXIT_NEGATIVE;
 	muse_query_free(q);
-	rollups_close(&ru);
 	muse_assets_free(assets);
 	return muse_cli_close_stdout(prog, status);
 }

@@ -152,8 +152,12 @@ struct muse_query {
 	uint64_t blocks_total;
 	uint64_t stores_scanned;    /* read whole, without an index */
 	uint64_t zone_want[3];      /* see zone_prepare; 0: no constraint */
-	/* roll-ups (muse_query_rollup), not owned */
-	muse_store *rollup[MUSE_QUERY_MAX_ROLLUPS];
+	/* roll-ups: open (muse_query_rollup, not owned) or named */
+	struct rollup {
+		muse_store *st;
+		char *path;           /* named: opened when first chosen */
+		struct muse_header h;
+	} rollup[MUSE_QUERY_MAX_ROLLUPS];
 	size_t nrollups;
 	int has_hole;               /* days the roll-up answered: not read */
 	int64_t hole_from, hole_to;
@@ -213,6 +217,11 @@ void muse_query_free(muse_query *q)
 	free(q->slots);
 	muse_acc_free(&q->rec);
 	muse_buf_free(&q->key);
+	for (size_t i = 0; i < q->nrollups; i++)
+		if (q->rollup[i].path != NULL) {       /* ours */
+			muse_store_free(q->rollup[i].st);
+			free(q->rollup[i].path);
+		}
 	free(q);
 }
 
@@ -1153,8 +1162,46 @@ static int read_blocks(muse_query *q, muse_store *st, uint64_t *nread,
 
 void muse_query_rollup(muse_query *q, muse_store *r)
 {
-	if (q->nrollups < MUSE_QUERY_MAX_ROLLUPS)
-		q->rollup[q->nrollups++] = r;
+	if (q->nrollups < MUSE_QUERY_MAX_ROLLUPS) {
+		q->rollup[q->nrollups].st = r;
+		q->rollup[q->nrollups].path = NULL;
+		q->rollup[q->nrollups++].h = *muse_store_header(r);
+	}
+}
+
+int muse_query_rollup_file(muse_query *q, const char *path,
+	struct muse_err *e)
+{
+	struct rollup *r = &q->rollup[q->nrollups];
+	uint8_t hb[MUSE_HEADER_SIZE];
+	FILE *fp;
+	size_t n;
+
+	muse_err_clear(e);
+	if (q->nrollups == MUSE_QUERY_MAX_ROLLUPS)
+		return muse_err_set(e, MUSE_EUSAGE, "at most %d roll-ups",
+		    MUSE_QUERY_MAX_ROLLUPS);
+	muse_err_where(e, path, 0, UINT64_MAX);
+	if (strcmp(path, "-") == 0)
+		return muse_err_set(e, MUSE_EUSAGE, "a roll-up must be an indexed "
+		    "store file (one written by muse-merge --rollup), not a pipe");
+	if ((fp = fopen(path, "rb")) == NULL)
+		return muse_err_set(e, MUSE_EIO, "cannot open: %s", strerror(errno));
+	n = fread(hb, 1, sizeof(hb), fp);
+	fclose(fp);
+	if (n < sizeof(hb))
+		return muse_err_set(e, MUSE_ETRUNC, "truncated stream (no header)");
+	if (muse_header_parse(hb, &r->h, e))
+		return e->code;
+	if (r->h.kind != MUSE_KIND_SKETCH || r->h.src_content == 0)
+		return muse_err_set(e, MUSE_EUSAGE, "not a roll-up of a store (make "
+		    "one with muse-merge --rollup week|month STORE)");
+	if ((r->path = strdup(path)) == NULL)
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	r->st = NULL;
+	q->nrollups++;
+	muse_err_clear(e);
+	return 0;
 }
 
 /* The first day of the week or month after the one that begins on p. */
@@ -1179,11 +1226,11 @@ static int64_t period_start(int grain, int64_t day)
  * exactly what the day store holds of them, summed and united, so the
  * answer is the same to the byte.
  */
-static muse_store *pick_rollup(muse_query *q, const muse_store *st,
+static struct rollup *pick_rollup(muse_query *q, const muse_store *st,
 	int64_t *from, int64_t *to)
 {
 	const struct muse_header *dh = muse_store_header(st);
-	muse_store *best = NULL;
+	struct rollup *best = NULL;
 	int64_t best_days = 0;
 
 	q->rollup_stale = 0;
@@ -1191,7 +1238,7 @@ static muse_store *pick_rollup(muse_query *q, const muse_store *st,
 	    dh->grain != MUSE_GRAIN_DAY || (q->by & 1u << MUSE_DIM_DATE))
 		return NULL;
 	for (size_t i = 0; i < q->nrollups; i++) {
-		const struct muse_header *h = muse_store_header(q->rollup[i]);
+		const struct muse_header *h = &q->rollup[i].h;
 		struct muse_header same = *h;
 		struct muse_err ignored;
 		int g = h->grain;
@@ -1222,7 +1269,7 @@ static muse_store *pick_rollup(muse_query *q, const muse_store *st,
 		}
 		if (days > best_days || (days == best_days &&
 		    g == MUSE_GRAIN_MONTH)) {
-			best = q->rollup[i];
+			best = &q->rollup[i];
 			best_days = days;
 			*from = lo;
 			*to = hi;
@@ -1233,7 +1280,7 @@ static muse_store *pick_rollup(muse_query *q, const muse_store *st,
 
 int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 {
-	muse_store *r;
+	struct rollup *r;
 	int64_t from, to;
 	int rc;
 
@@ -1241,7 +1288,26 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 		return rc;
 	zone_prepare(q);
 	q->blocks_total += muse_store_nblocks(st);
-	if ((r = pick_rollup(q, st, &from, &to)) == NULL) {
+	r = pick_rollup(q, st, &from, &to);
+	/* A roll-up named by its path is mapped when it is first chosen. */
+	if (r != NULL && r->st == NULL) {
+		if ((r->st = muse_store_open(r->path, e)) == NULL) {
+			if (e->code == MUSE_OK) {
+				muse_err_where(e, r->path, 0, UINT64_MAX);
+				muse_err_set(e, MUSE_EUSAGE, "a roll-up must be an "
+				    "indexed store (one written by muse-merge "
+				    "--rollup)");
+			}
+			return e->code;
+		}
+		if (muse_store_header(r->st)->src_content != r->h.src_content ||
+		    muse_store_header(r->st)->src_version != r->h.src_version) {
+			muse_err_where(e, r->path, 0, UINT64_MAX);
+			return muse_err_set(e, MUSE_EUSAGE, "the roll-up changed "
+			    "while it was read");
+		}
+	}
+	if (r == NULL) {
 		rc = read_blocks(q, st, &q->blocks_read, e);
 	} else {
 		int had = q->has_dates;
@@ -1252,7 +1318,7 @@ int muse_query_add_mapped(muse_query *q, muse_store *st, struct muse_err *e)
 		q->has_dates = had || from != INT64_MIN;
 		q->day_from = from;
 		q->day_to = to;
-		rc = read_blocks(q, r, &q->rollup_blocks, e);
+		rc = read_blocks(q, r->st, &q->rollup_blocks, e);
 		q->has_dates = had;
 		q->day_from = f;
 		q->day_to = t;

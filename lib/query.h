@@ -120,6 +120,13 @@ int muse_query_add_mapped(muse_query *q, struct muse_store *st,
 #define MUSE_QUERY_MAX_ROLLUPS 4
 void muse_query_rollup(muse_query *q, struct muse_store *r);
 /*
+ * The same for a roll-up file: only its header is read now (MUSE_EUSAGE
+ * when it is no roll-up); it is mapped when a query first chooses it, and
+ * freed with the query.
+ */
+int muse_query_rollup_file(muse_query *q, const char *path,
+	struct muse_err *e);
+/*
  * After muse_query_add_mapped: the times a roll-up answered, the roll-up
  * blocks read, and how many of the roll-ups given were made from another
  * version of the store (so unused) at the last store.

@@ -159,7 +159,7 @@ rollup_same() {
 	expect_stderr_contains "nosuch.msk"
 	run --separate-stderr muse-query --rollup - -m reach "$D/v1.msk" < "$D/month.msk"
 	expect_status 2
-	expect_stderr_contains "--rollup needs an indexed store"
+	expect_stderr_contains "a roll-up must be an indexed store file"
 	local m=$D/month.msk
 	run --separate-stderr muse-query --rollup "$m" --rollup "$m" --rollup "$m" \
 	    --rollup "$m" --rollup "$m" -m reach "$D/v1.msk"

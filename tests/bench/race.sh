@@ -17,8 +17,10 @@
 #   into a table directory with 2 user-hash buckets (impressions in one
 #   process, plays and affinities in another, committing at once), then
 #   muse-sketch --bucket 0 and 1 in parallel, each reading only its
-#   bucket's files, then muse-merge of the two into the store; and the
-#   re-query by a cold muse-query.
+#   bucket's files, then muse-merge of the two into the store, then its
+#   month roll-up (muse-merge --rollup month: counted in the end to end
+#   time); and the re-query by a cold muse-query given the roll-up (and,
+#   for comparison, on the store alone).
 #
 # Every full computation runs RUNS times (default 3), every cold re-query
 # QRUNS times (default 11); medians.  Wall clock from the page cache; peak
@@ -130,9 +132,10 @@ cmp -s "$rw/exact.tsv" "$rw/exactcd.tsv" && same_cd="identical output" || same_c
 
 # ------------------------------------------------- the toolkit, end to end
 ing_w=() ing_r=() ing_c=() sk_w=() sk_r=() sk_c=() mg_w=() mg_r=() mg_c=() tot_w=() tot_r=() tot_c=()
+ru_w=() ru_r=() ru_c=()
 for i in $(seq "$RUNS"); do
 	log "toolkit end to end, run $i of $RUNS"
-	rm -rf "$rw/wh" "$rw"/bucket-*.msk "$rw/store.msk"
+	rm -rf "$rw/wh" "$rw"/bucket-*.msk "$rw/store.msk" "$rw/month.msk"
 	t0=$(now)
 	# ingest: impressions | plays and affinities, two commits at once
 	( timed ing-imp muse-ingest -O "$rw/wh" --buckets 2 "$data/impressions.csv"; echo "$W $R $C" > "$rw/ing-imp.res" ) &
@@ -157,9 +160,13 @@ for i in $(seq "$RUNS"); do
 	timed merge muse-merge -o "$rw/store.msk" "$rw/bucket-0.msk" "$rw/bucket-1.msk"
 	t3=$(now)
 	mg_w+=("$(echo "$t3 - $t2" | bc -l)"); mg_r+=("$R"); mg_c+=("$C")
-	tot_w+=("$(echo "$t3 - $t0" | bc -l)")
-	tot_r+=("$(maxof "${ing_r[-1]}" "${sk_r[-1]}" "${mg_r[-1]}")")
-	tot_c+=("$(echo "${ing_c[-1]} + ${sk_c[-1]} + ${mg_c[-1]}" | bc -l)")
+	# the month roll-up that re-queries over whole months read
+	timed rollup muse-merge --rollup month -o "$rw/month.msk" "$rw/store.msk"
+	t4=$(now)
+	ru_w+=("$(echo "$t4 - $t3" | bc -l)"); ru_r+=("$R"); ru_c+=("$C")
+	tot_w+=("$(echo "$t4 - $t0" | bc -l)")
+	tot_r+=("$(maxof "${ing_r[-1]}" "${sk_r[-1]}" "${mg_r[-1]}" "${ru_r[-1]}")")
+	tot_c+=("$(echo "${ing_c[-1]} + ${sk_c[-1]} + ${mg_c[-1]} + ${ru_c[-1]}" | bc -l)")
 done
 ev_bytes=$(find "$rw/wh/data" -name '*.mev' -exec cat {} + | wc -c)
 store_bytes=$(wc -c < "$rw/store.msk")
@@ -185,7 +192,9 @@ cold() {
 	printf -v "${name}_ans" %s "$(tail -n +2 "$rw/$name.out" | head -1)"
 }
 log "re-query: reach of $assets x $segs"
-cold mq "$QRUNS" muse-query "$rw/store.msk" --asset "$assets" --segment "$segs" --metrics reach
+cold mq "$QRUNS" muse-query --rollup "$rw/month.msk" "$rw/store.msk" --asset "$assets" --segment "$segs" --metrics reach
+cold mqs "$QRUNS" muse-query "$rw/store.msk" --asset "$assets" --segment "$segs" --metrics reach
+[ "$mq_ans" = "$mqs_ans" ] || { echo "race.sh: the roll-up answers $mq_ans, the store alone $mqs_ans" >&2; exit 1; }
 cold startup "$QRUNS" "${DUCK[@]}" "$dd/startup.sql"
 cold qcsv "$RUNS" "${DUCK[@]}" "${P[@]}" "${Q[@]}" "$dd/common.sql" "$dd/query.sql"
 qcsv_s=$(sql_time qcsv)
@@ -238,6 +247,7 @@ Written by \`tests/bench/race.sh\` (from \`make bench\`) on $(date -u +%F).
 | toolkit: muse-ingest -O, 3 tables, 2 processes | $(f3 "$(median "${ing_w[@]}")") | $(f2 "$(median "${ing_c[@]}")") | $(mb "$(median "${ing_r[@]}")") | $ev_bytes bytes of event streams in the table directory |
 | toolkit: muse-sketch, 2 buckets in parallel | $(f3 "$(median "${sk_w[@]}")") | $(f2 "$(median "${sk_c[@]}")") | $(mb "$(median "${sk_r[@]}")") | |
 | toolkit: muse-merge of the 2 buckets | $(f3 "$(median "${mg_w[@]}")") | $(f2 "$(median "${mg_c[@]}")") | $(mb "$(median "${mg_r[@]}")") | store $store_bytes bytes |
+| toolkit: its month roll-up (muse-merge --rollup month) | $(f3 "$(median "${ru_w[@]}")") | $(f2 "$(median "${ru_c[@]}")") | $(mb "$(median "${ru_r[@]}")") | $(wc -c < "$rw/month.msk") bytes, bound to the store |
 | **toolkit: end to end** | **$(f3 "$tk_w")** | $(f2 "$tk_c") | $(mb "$tk_r") | peak: the largest stage |
 
 ### Re-query: combined distinct reach of 3 assets across 2 segments, whole period
@@ -246,7 +256,8 @@ Assets $assets; segments $segs.
 
 | | wall (s) | peak RSS (MB) | answer | note |
 |---|---|---|---|---|
-| **toolkit: cold muse-query on the store** | **$(printf '%.4f' "$mq_w")** | $(mb "$mq_r") | $mq_ans | HyperLogLog estimate |
+| **toolkit: cold muse-query on the store, with its month roll-up** | **$(printf '%.4f' "$mq_w")** | $(mb "$mq_r") | $mq_ans | HyperLogLog estimate; \`--rollup month.msk\` |
+| toolkit: cold muse-query on the store alone | $(printf '%.4f' "$mqs_w") | $(mb "$mqs_r") | $mqs_ans | the same answer from the days |
 | DuckDB: cold process, from the CSV files (query.sql) | $(f3 "$qcsv_w") | $(mb "$qcsv_r") | $qcsv_ans | exact; SQL $(f3 "$qcsv_s") s |
 | DuckDB: cold process, from its persisted database (query_db.sql) | $(printf '%.4f' "$qdb_w") | $(mb "$qdb_r") | $qdb_ans | exact; SQL $(printf '%.4f' "$qdb_s") s |
 | DuckDB: cold process doing nothing (startup.sql) | $(printf '%.4f' "$startup_w") | $(mb "$startup_r") | | Node + loading DuckDB: part of both rows above |

@@ -1219,8 +1219,9 @@ static int64_t period_start(int grain, int64_t day)
 /*
  * The roll-up that answers for the most days of the query, and those
  * days, [*from, *to]: the whole weeks or months inside the query's dates
- * (every day without --date).  A roll-up serves only the store it was made
- * from (the header names its content checksum and version), and only a
+ * (every day without --date).  A roll-up serves only a store of the
+ * records it was made from (the header names their content checksum,
+ * whatever version number they were published under), and only a
  * query whose groups it can form: none by date, by week only from weeks,
  * by month only from months.  Everything a roll-up holds of those days is
  * exactly what the day store holds of them, summed and united, so the
@@ -1244,8 +1245,8 @@ static struct rollup *pick_rollup(muse_query *q, const muse_store *st,
 		int g = h->grain;
 		int64_t lo, hi, days;
 
-		if (h->src_content != muse_store_content(st) ||
-		    h->src_version != muse_store_version(st)) {
+		/* The records decide; the version may be another stamp of them. */
+		if (h->src_content != muse_store_content(st)) {
 			q->rollup_stale++;
 			continue;
 		}

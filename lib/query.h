@@ -111,7 +111,7 @@ int muse_query_add_mapped(muse_query *q, struct muse_store *st,
 /*
  * Roll-ups (muse-merge --rollup) that muse_query_add_mapped may answer
  * from: not owned, kept open by the caller.  A roll-up is used only for
- * the store whose content checksum and version its header names, for the
+ * a store whose content checksum is the one its header names, for the
  * whole weeks or months inside the query's dates, and only when the
  * query's groups allow (none by date; by week only from weeks, by month
  * only from months); the other days come from the day store.  The answer

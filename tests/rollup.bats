@@ -136,6 +136,19 @@ rollup_same() {
 	done
 }
 
+@test "the same records under another version number, or published, use the roll-up" {
+	muse-delta stamp -o v7.msk "$D/v1.msk" 7
+	muse-delta publish pub "$D/v1.msk"
+	for s in v7.msk pub; do
+		run --separate-stderr muse-query --stats --rollup "$D/month.msk" \
+		    -d 2025-07 -t t0003 -b segment "$s"
+		expect_status 0
+		expect_stderr_contains "roll-ups: used for 1 store(s)"
+		[ "$output" = "$(muse-query -d 2025-07 -t t0003 -b segment "$D/v1.msk")" ] ||
+		    fail "$s: $output"
+	done
+}
+
 @test "muse-delta refuses roll-ups, leaving them as they were" {
 	cp "$D/month.msk" m.msk
 	muse-merge --rollup month "$D/v2.msk" > m2.msk

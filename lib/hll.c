@@ -1396,11 +1396,13 @@ static void radix_sort(uint32_t *a, uint32_t *t, size_t n)
  */
 static int union_settle(muse_hll_union *u)
 {
-	uint32_t *tail = u->cp + u->sorted, *out = u->tmp;
+	uint32_t *tail, *out = u->tmp;
 	size_t nt = u->n - u->sorted, i, j = 0, k = 0, d = 0;
 
+	/* Nothing appended: cp may still be NULL (no offset taken from it). */
 	if (u->reg != NULL || nt == 0)
 		return 0;
+	tail = u->cp + u->sorted;
 	/* A tail of one field (a group of one key, say) is sorted already. */
 	for (i = 1; i < nt && tail[i - 1] < tail[i]; i++)
 		;

@@ -8,6 +8,8 @@
 # larger data set (issue 3) and its section follows (RACE=0 skips it), then
 # tests/bench/serve.sh measures serving from an indexed store of a million
 # keys (issue 4: cold queries, --serve, delta apply; SERVE=0 skips it).
+# SCALE=1 adds tests/bench/scale.sh, the scale run of issue 5 (10^9 events
+# by default: about 20 minutes and 30 GB on this machine; off by default).
 # Sections other scripts keep in RESULTS.md between markers <!-- NAME -->
 # and <!-- /NAME --> (tests/bench/kernels.sh) are carried over as they are.
 set -euo pipefail
@@ -91,11 +93,17 @@ if [ "${SERVE:-1}" != 0 ]; then
 	{ echo "<!-- serve -->"; tests/bench/serve.sh; echo "<!-- /serve -->"; } > "$serve.tmp"
 	mv "$serve.tmp" "$serve"
 fi
-# the marked sections of the previous RESULTS.md, the race's and the
-# serving benchmark's excepted
+scale=$work/scale.md
+if [ "${SCALE:-0}" = 1 ]; then
+	echo "scale run..." >&2
+	{ echo "<!-- scale -->"; tests/bench/scale.sh; echo "<!-- /scale -->"; } > "$scale.tmp"
+	mv "$scale.tmp" "$scale"
+fi
+# the marked sections of the previous RESULTS.md, the race's, the
+# serving benchmark's and the scale run's excepted
 kept=$work/kept.md
 if [ -f "$out" ]; then
-	awk '/^<!-- [a-z0-9_-]+ -->$/ && $0 != "<!-- race -->" && $0 != "<!-- serve -->" { on = 1 }
+	awk '/^<!-- [a-z0-9_-]+ -->$/ && $0 != "<!-- race -->" && $0 != "<!-- serve -->" && $0 != "<!-- scale -->" { on = 1 }
 	     on { print }
 	     /^<!-- \/[a-z0-9_-]+ -->$/ { on = 0 }' "$out" > "$kept"
 else
@@ -103,6 +111,7 @@ else
 fi
 [ "${RACE:-1}" != 0 ] || awk '/^<!-- race -->$/ { on = 1 } on { print } /^<!-- \/race -->$/ { on = 0 }' "$out" 2> /dev/null > "$race" || : > "$race"
 [ "${SERVE:-1}" != 0 ] || awk '/^<!-- serve -->$/ { on = 1 } on { print } /^<!-- \/serve -->$/ { on = 0 }' "$out" 2> /dev/null > "$serve" || : > "$serve"
+[ "${SCALE:-0}" = 1 ] || awk '/^<!-- scale -->$/ { on = 1 } on { print } /^<!-- \/scale -->$/ { on = 0 }' "$out" 2> /dev/null > "$scale" || : > "$scale"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 {
@@ -124,9 +133,11 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 	printf '| muse-query, cold process: reach of 3 assets x 3 segments | %.4f | | %s |\n' "$t_query" "indexed store: only the blocks the filters can need"
 	echo
 	echo "Peers: the race against DuckDB (issue 3, tests/bench/race.sh) follows; then serving"
-	echo "from an indexed store of a million keys (issue 4, tests/bench/serve.sh)."
+	echo "from an indexed store of a million keys (issue 4, tests/bench/serve.sh); then the"
+	echo "scale run of 10^9 events (issue 5, tests/bench/scale.sh, made with SCALE=1)."
 	if [ -s "$race" ]; then echo; cat "$race"; fi
 	if [ -s "$serve" ]; then echo; cat "$serve"; fi
+	if [ -s "$scale" ]; then echo; cat "$scale"; fi
 	if [ -s "$kept" ]; then echo; cat "$kept"; fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"

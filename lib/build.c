@@ -507,6 +507,13 @@ static uint32_t *rank_strings(struct strtab *t)
 
 /* ---- sorting events ---- */
 
+/*
+ * The join needs each user's events together and, within a user, in time
+ * order; the title is only a tie-break (the join keeps the last impression
+ * of every title as it walks the user's events by time).  Every order
+ * below is total on the fields the join reads, so any correct sort gives
+ * the same arrays.
+ */
 static int cmp_imp(const void *a, const void *b)
 {
 	const struct imp *x = a, *y = b;
@@ -514,8 +521,6 @@ static int cmp_imp(const void *a, const void *b)
 
 	if (c)
 		return c;
-	if (x->title != y->title)
-		return x->title < y->title ? -1 : 1;
 	if (x->ts != y->ts)
 		return x->ts < y->ts ? -1 : 1;
 	/*
@@ -528,7 +533,9 @@ static int cmp_imp(const void *a, const void *b)
 		return x->asset > y->asset ? -1 : 1;
 	if (x->country != y->country)
 		return x->country > y->country ? -1 : 1;
-	return (x->counted > y->counted) - (x->counted < y->counted);
+	if (x->counted != y->counted)
+		return x->counted < y->counted ? -1 : 1;
+	return (x->title > y->title) - (x->title < y->title);
 }
 
 static int cmp_play(const void *a, const void *b)
@@ -538,10 +545,10 @@ static int cmp_play(const void *a, const void *b)
 
 	if (c)
 		return c;
-	if (x->title != y->title)
-		return x->title < y->title ? -1 : 1;
 	if (x->ts != y->ts)
 		return x->ts < y->ts ? -1 : 1;
+	if (x->title != y->title)
+		return x->title < y->title ? -1 : 1;
 	return (x->dur_ms > y->dur_ms) - (x->dur_ms < y->dur_ms);
 }
 
@@ -555,19 +562,55 @@ static int cmp_aff(const void *a, const void *b)
 	return (x->cluster > y->cluster) - (x->cluster < y->cluster);
 }
 
+#define MAX_EVENT_SIZE 64
+_Static_assert(sizeof(struct imp) <= MAX_EVENT_SIZE &&
+    sizeof(struct play) <= MAX_EVENT_SIZE &&
+    sizeof(struct aff) <= MAX_EVENT_SIZE, "sort_run's buffer is too small");
+
+/*
+ * Sorts the m records of one bucket.  The scatter that made the bucket is
+ * stable, so its records are in input order, which is mostly time order
+ * already (tables are written by day): an insertion sort does that in
+ * about one comparison per record.  Input far from that order (more
+ * moves than a few per record) is finished by qsort instead.
+ */
+static inline void sort_run(char *a, size_t m, size_t size,
+	int (*cmp)(const void *, const void *))
+{
+	size_t moves = 0, budget = 4 * m + 32;
+	char t[MAX_EVENT_SIZE];
+
+	for (size_t i = 1; i < m; i++) {
+		size_t j = i;
+
+		if (cmp(a + i * size, a + (i - 1) * size) >= 0)
+			continue;
+		memcpy(t, a + i * size, size);
+		do {
+			memcpy(a + j * size, a + (j - 1) * size, size);
+			j--;
+			moves++;
+		} while (j > 0 && cmp(t, a + (j - 1) * size) < 0);
+		memcpy(a + j * size, t, size);
+		if (moves > budget) {
+			qsort(a, m, size, cmp);
+			return;
+		}
+	}
+}
+
 /*
  * Sorts events by user first.  User hashes are uniform, so a counting
- * pass on the top bits of h1 spreads the events over buckets of a few
- * each, in user order; each bucket is then sorted by the full comparison.
- * That is two linear passes and many tiny sorts instead of one large
- * comparison sort (which spent most of its time moving 48-byte records).
+ * pass on the top bits of h1 spreads the events over buckets of about one
+ * user each, in user order (a stable scatter into a new array, which then
+ * replaces the old one); each bucket is then sorted by the full order.
  */
-static int sort_by_user(void *v, size_t n, size_t size, size_t uid_off,
-	int (*cmp)(const void *, const void *))
+static inline int sort_by_user(void **vp, size_t *capp, size_t n,
+	size_t size, size_t uid_off, int (*cmp)(const void *, const void *))
 {
 	unsigned bits = 1;
 	size_t *start;
-	char *tmp, *base = v;
+	char *tmp, *base = *vp;
 
 	if (n < 2)
 		return 0;
@@ -593,14 +636,15 @@ static int sort_by_user(void *v, size_t n, size_t size, size_t uid_off,
 
 		memcpy(tmp + start[k]++ * size, base + i * size, size);
 	}
+	free(*vp);
+	*vp = tmp;
+	*capp = n;
 	/* start[k] is now the end of bucket k, and the start of bucket k+1. */
 	for (size_t k = 0, from = 0; k < (size_t)1 << bits; k++) {
 		if (start[k] - from > 1)
-			qsort(tmp + from * size, start[k] - from, size, cmp);
+			sort_run(tmp + from * size, start[k] - from, size, cmp);
 		from = start[k];
 	}
-	memcpy(v, tmp, n * size);
-	free(tmp);
 	free(start);
 	return 0;
 }
@@ -657,16 +701,30 @@ static int credit(muse_build *b, const struct imp *im, const uint32_t *segs,
 	return 0;
 }
 
-/* Runs the join over every user; events and affinities are sorted. */
+/*
+ * Runs the join over every user; events and affinities are sorted.  Per
+ * user, impressions and plays are walked together by time: last[t] holds
+ * the user's latest impression of title t so far (by the order of
+ * cmp_imp: among equal times the smallest asset, then country), stamped
+ * with the user's number so that the table is never cleared.
+ */
+struct last_imp {
+	size_t stamp;             /* user number + 1 */
+	size_t i;                 /* the impression, in imps */
+};
+
 static int join(muse_build *b)
 {
-	size_t ii = 0, pi = 0, ai = 0;
+	size_t ii = 0, pi = 0, ai = 0, user = 0;
 	uint32_t *segs = NULL;
 	size_t segcap = 0, next = MUSE_PROGRESS_EVERY;
 	uint64_t total = (uint64_t)b->imps.n + b->plays.n;
 	int with_segments = b->o.dims & 1u << MUSE_DIM_SEGMENT;
+	struct last_imp *last = calloc(b->strs.n + 1, sizeof(*last));
 	int rc = 0;
 
+	if (last == NULL)
+		return MUSE_ENOMEM;
 	muse_progress_report(&b->o.progress, "joining events", 0, total);
 	while (ii < b->imps.n || pi < b->plays.n) {
 		struct muse_uid u;
@@ -710,20 +768,20 @@ static int join(muse_build *b)
 			if (b->imps.v[i].counted &&
 			    (rc = credit(b, &b->imps.v[i], segs, nsegs, EV_IMPRESSION, 0)))
 				goto out;
-		/* Plays against impressions of the same title. */
+		/* Each play against the latest impression of its title. */
+		user++;
 		for (size_t p = pi, i = ii; p < pe; p++) {
 			const struct play *pl = &b->plays.v[p];
-			const struct imp *best = NULL;
+			const struct imp *best;
 
-			while (i < ie && b->imps.v[i].title < pl->title)
-				i++;
-			while (i < ie && b->imps.v[i].title == pl->title &&
-			    b->imps.v[i].ts <= pl->ts)
-				i++;
-			if (i > ii && b->imps.v[i - 1].title == pl->title &&
-			    b->imps.v[i - 1].ts <= pl->ts)
-				best = &b->imps.v[i - 1];
-			if (best == NULL || best->ts < pl->ts - (int64_t)b->o.window_s)
+			for (; i < ie && b->imps.v[i].ts <= pl->ts; i++) {
+				last[b->imps.v[i].title].stamp = user;
+				last[b->imps.v[i].title].i = i;
+			}
+			if (last[pl->title].stamp != user)
+				continue;
+			best = &b->imps.v[last[pl->title].i];
+			if (best->ts < pl->ts - (int64_t)b->o.window_s)
 				continue;
 			if ((rc = credit(b, best, segs, nsegs, EV_PLAY, pl->dur_ms)))
 				goto out;
@@ -733,9 +791,11 @@ static int join(muse_build *b)
 	}
 	muse_progress_report(&b->o.progress, "joining events", total, total);
 out:
+	free(last);
 	free(segs);
 	return rc;
 nomem:
+	free(last);
 	free(segs);
 	return MUSE_ENOMEM;
 }
@@ -882,12 +942,12 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	    MUSE_COUNT_UNKNOWN);
 	if (renumber(b))
 		goto nomem;
-	if (sort_by_user(b->imps.v, b->imps.n, sizeof(struct imp),
-	    offsetof(struct imp, u), cmp_imp) ||
-	    sort_by_user(b->plays.v, b->plays.n, sizeof(struct play),
-	    offsetof(struct play, u), cmp_play) ||
-	    sort_by_user(b->affs.v, b->affs.n, sizeof(struct aff),
-	    offsetof(struct aff, u), cmp_aff) || join(b))
+	if (sort_by_user((void **)&b->imps.v, &b->imps.cap, b->imps.n,
+	    sizeof(struct imp), offsetof(struct imp, u), cmp_imp) ||
+	    sort_by_user((void **)&b->plays.v, &b->plays.cap, b->plays.n,
+	    sizeof(struct play), offsetof(struct play, u), cmp_play) ||
+	    sort_by_user((void **)&b->affs.v, &b->affs.cap, b->affs.n,
+	    sizeof(struct aff), offsetof(struct aff, u), cmp_aff) || join(b))
 		goto nomem;
 	order = malloc((b->cells.n + 1) * sizeof(uint32_t));
 	if (order == NULL || muse_acc_init(&acc, b->o.lgk))

@@ -164,9 +164,11 @@ struct cvec {
 
 enum { C_REACH, C_QREACH, C_AREACH, NCVEC };
 
+/* What an impression touches first: its counter and its reach. */
 struct cell {
-	uint64_t impressions, plays, qplays, watch_ms;
+	uint64_t impressions;
 	struct cvec c[NCVEC];
+	uint64_t plays, qplays, watch_ms;
 	uint32_t base, seg;
 };
 
@@ -188,6 +190,13 @@ struct muse_build {
 	struct map base_map;      /* hash of a base tuple -> bases index */
 	ARRAY(struct cell) cells;
 	struct map cell_map;      /* base << 32 | segment -> cells index */
+	/*
+	 * Or, when bases times segments is small next to the events, a
+	 * direct table: cell_at[base * nslots + slot] is the cell's index
+	 * + 1 (0: none), slot_of[segment id] the segment's slot + 1.
+	 */
+	uint32_t *cell_at, *slot_of;
+	uint32_t nslots;
 	int have_hash;            /* an event stream was read: */
 	uint8_t hash;             /* its user-id hashing, which all share */
 	uint64_t seed;
@@ -302,6 +311,21 @@ static struct cell *cell_of(muse_build *b, uint32_t base, uint32_t seg)
 	struct cell c;
 	size_t j;
 
+	if (b->cell_at != NULL) {
+		uint32_t *at = &b->cell_at[(size_t)base * b->nslots +
+		    b->slot_of[seg] - 1];
+
+		if (*at)
+			return &b->cells.v[*at - 1];
+		memset(&c, 0, sizeof(c));
+		c.base = base;
+		c.seg = seg;
+		if (PUSH(b->cells, c))
+			return NULL;
+		*at = (uint32_t)b->cells.n;
+		return &b->cells.v[b->cells.n - 1];
+	}
+
 	if ((b->cell_map.n + 1) * 2 > b->cell_map.cap &&
 	    map_grow(&b->cell_map))
 		return NULL;
@@ -350,6 +374,8 @@ void muse_build_free(muse_build *b)
 	free(b->cells.v);
 	free(b->cell_map.keys);
 	free(b->cell_map.vals);
+	free(b->cell_at);
+	free(b->slot_of);
 	free(b);
 }
 
@@ -927,6 +953,31 @@ static int renumber(muse_build *b)
 	return 0;
 }
 
+/*
+ * Numbers the segments ("*" and every cluster of the affinities read) and
+ * makes the direct table of cells when it is small: at most one entry per
+ * event (4 bytes against the event's 40 or more).  Else cells stay in
+ * cell_map.  0 or MUSE_ENOMEM.
+ */
+static int index_cells(muse_build *b)
+{
+	int with_segments = b->o.dims & 1u << MUSE_DIM_SEGMENT;
+	uint64_t entries;
+
+	if ((b->slot_of = calloc(b->strs.n + 1, sizeof(uint32_t))) == NULL)
+		return MUSE_ENOMEM;
+	b->slot_of[b->star] = ++b->nslots;
+	for (size_t i = 0; with_segments && i < b->affs.n; i++)
+		if (b->slot_of[b->affs.v[i].cluster] == 0)
+			b->slot_of[b->affs.v[i].cluster] = ++b->nslots;
+	entries = (uint64_t)b->bases.n * b->nslots;
+	if (entries > (uint64_t)b->imps.n + b->plays.n + 65536)
+		return 0;
+	if ((b->cell_at = calloc((size_t)entries + 1, sizeof(uint32_t))) == NULL)
+		return MUSE_ENOMEM;
+	return 0;
+}
+
 int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	struct muse_err *e)
 {
@@ -947,7 +998,8 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	    sort_by_user((void **)&b->plays.v, &b->plays.cap, b->plays.n,
 	    sizeof(struct play), offsetof(struct play, u), cmp_play) ||
 	    sort_by_user((void **)&b->affs.v, &b->affs.cap, b->affs.n,
-	    sizeof(struct aff), offsetof(struct aff, u), cmp_aff) || join(b))
+	    sizeof(struct aff), offsetof(struct aff, u), cmp_aff) ||
+	    index_cells(b) || join(b))
 		goto nomem;
 	order = malloc((b->cells.n + 1) * sizeof(uint32_t));
 	if (order == NULL || muse_acc_init(&acc, b->o.lgk))

@@ -155,11 +155,26 @@ struct base {
 	uint32_t day;
 };
 
-/* Coupons of a cell's users for one distinct count. */
+/*
+ * Coupons of a cell's users for one distinct count: a chain of chunks in
+ * the build's pool (struct pool), so that a vector grows without copying.
+ * A chunk is 8 << level words (level 0 to CHUNK_LEVELS), its first the
+ * offset of the next chunk, the rest coupons; offsets are in units of 8
+ * words.
+ */
 struct cvec {
-	uint32_t *v;
-	uint32_t n, cap;
+	uint32_t head, tail;      /* first and last chunk */
+	uint32_t n;               /* coupons */
 	uint32_t last;            /* the last coupon taken, 0 for none */
+	uint16_t left;            /* room in the last chunk */
+	uint8_t level;            /* of the last chunk */
+};
+
+#define CHUNK_LEVELS 9
+
+struct pool {
+	uint32_t *w;
+	size_t n, cap;            /* in words */
 };
 
 enum { C_REACH, C_QREACH, C_AREACH, NCVEC };
@@ -189,6 +204,9 @@ struct muse_build {
 	ARRAY(struct base) bases;
 	struct map base_map;      /* hash of a base tuple -> bases index */
 	ARRAY(struct cell) cells;
+	struct pool pool;         /* the cells' coupons */
+	uint32_t *scratch;        /* 2 * nscratch words, for fill */
+	size_t nscratch;
 	struct map cell_map;      /* base << 32 | segment -> cells index */
 	/*
 	 * Or, when bases times segments is small next to the events, a
@@ -368,10 +386,9 @@ void muse_build_free(muse_build *b)
 	free(b->bases.v);
 	free(b->base_map.keys);
 	free(b->base_map.vals);
-	for (size_t i = 0; i < b->cells.n; i++)
-		for (int c = 0; c < NCVEC; c++)
-			free(b->cells.v[i].c[c].v);
 	free(b->cells.v);
+	free(b->pool.w);
+	free(b->scratch);
 	free(b->cell_map.keys);
 	free(b->cell_map.vals);
 	free(b->cell_at);
@@ -677,20 +694,46 @@ static inline int sort_by_user(void **vp, size_t *capp, size_t n,
 
 /* ---- aggregation ---- */
 
-static int cvec_add(struct cvec *c, uint32_t coupon)
+/* Takes a chunk of 8 << level words; its offset in *at.  0 or ENOMEM. */
+static int chunk_new(struct pool *p, unsigned level, uint32_t *at)
+{
+	size_t words = (size_t)8 << level;
+
+	if (p->n + words > p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 65536;
+		uint32_t *w;
+
+		if (cap / 8 > UINT32_MAX ||
+		    (w = realloc(p->w, cap * sizeof(uint32_t))) == NULL)
+			return MUSE_ENOMEM;
+		p->w = w;
+		p->cap = cap;
+	}
+	*at = (uint32_t)(p->n / 8);
+	p->n += words;
+	return 0;
+}
+
+static int cvec_add(struct pool *p, struct cvec *c, uint32_t coupon)
 {
 	if (c->last == coupon)
 		return 0;
-	if (c->n == c->cap) {
-		uint32_t cap = c->cap ? c->cap * 2 : 4;
-		uint32_t *v = realloc(c->v, cap * sizeof(uint32_t));
+	if (c->left == 0) {
+		unsigned level = c->n == 0 ? 0 : c->level + (c->level < CHUNK_LEVELS);
+		uint32_t k;
 
-		if (v == NULL)
+		if (chunk_new(p, level, &k))
 			return MUSE_ENOMEM;
-		c->v = v;
-		c->cap = cap;
+		if (c->n == 0)
+			c->head = k;
+		else
+			p->w[(size_t)c->tail * 8] = k;
+		c->tail = k;
+		c->level = (uint8_t)level;
+		c->left = (uint16_t)((8u << level) - 1);
 	}
-	c->v[c->n++] = coupon;
+	p->w[(size_t)c->tail * 8 + ((8u << c->level) - c->left--)] = coupon;
+	c->n++;
 	c->last = coupon;
 	return 0;
 }
@@ -710,7 +753,7 @@ static int credit(muse_build *b, const struct imp *im, const uint32_t *segs,
 			return MUSE_ENOMEM;
 		if (what == EV_IMPRESSION) {
 			c->impressions++;
-			if (cvec_add(&c->c[C_REACH], coupon))
+			if (cvec_add(&b->pool, &c->c[C_REACH], coupon))
 				return MUSE_ENOMEM;
 			continue;
 		}
@@ -719,9 +762,9 @@ static int credit(muse_build *b, const struct imp *im, const uint32_t *segs,
 			continue;
 		c->qplays++;
 		c->watch_ms += dur_ms;
-		if (cvec_add(&c->c[C_QREACH], coupon) ||
+		if (cvec_add(&b->pool, &c->c[C_QREACH], coupon) ||
 		    (dur_ms >= b->o.authentic_ms &&
-		    cvec_add(&c->c[C_AREACH], coupon)))
+		    cvec_add(&b->pool, &c->c[C_AREACH], coupon)))
 			return MUSE_ENOMEM;
 	}
 	return 0;
@@ -829,12 +872,16 @@ nomem:
 /* ---- output ---- */
 
 /*
- * Sorts coupons: insertion for a few, else four counting passes of a byte
- * each (LSD radix) through a scratch array.  0 or MUSE_ENOMEM.
+ * Sorts n coupons at v, with tmp (n words) as scratch: insertion for a
+ * few, else counting passes (LSD radix) of 8 bits, or of 11 bits for many.
+ * Returns where the sorted coupons are: v or tmp.
  */
-static int sort_u32(uint32_t *v, uint32_t n)
+static uint32_t *sort_u32(uint32_t *v, uint32_t *tmp, uint32_t n)
 {
-	uint32_t *tmp, *src = v, *dst;
+	uint32_t *src = v, *dst = tmp;
+	unsigned width = n < 4096 ? 8 : 11;
+	uint32_t mask = (1u << width) - 1;
+	uint32_t count[2049];
 
 	if (n < 48) {
 		for (uint32_t i = 1; i < n; i++) {
@@ -844,27 +891,23 @@ static int sort_u32(uint32_t *v, uint32_t n)
 				v[j] = v[j - 1];
 			v[j] = x;
 		}
-		return 0;
+		return v;
 	}
-	if ((tmp = malloc(n * sizeof(uint32_t))) == NULL)
-		return MUSE_ENOMEM;
-	dst = tmp;
-	for (unsigned shift = 0; shift < 32; shift += 8) {
-		uint32_t count[257] = { 0 };
+	for (unsigned shift = 0; shift < 32; shift += width) {
+		uint32_t *t;
 
+		memset(count, 0, (mask + 2) * sizeof(uint32_t));
 		for (uint32_t i = 0; i < n; i++)
-			count[(src[i] >> shift & 0xFF) + 1]++;
-		for (int k = 1; k <= 256; k++)
+			count[(src[i] >> shift & mask) + 1]++;
+		for (uint32_t k = 1; k <= mask + 1; k++)
 			count[k] += count[k - 1];
 		for (uint32_t i = 0; i < n; i++)
-			dst[count[src[i] >> shift & 0xFF]++] = src[i];
-		uint32_t *t = src;
+			dst[count[src[i] >> shift & mask]++] = src[i];
+		t = src;
 		src = dst;
 		dst = t;
 	}
-	/* After an even number of passes the result is back in v. */
-	free(tmp);
-	return 0;
+	return src;
 }
 
 /* Key order of cells: title, asset, date, segment, country (muse-format(5)). */
@@ -888,16 +931,37 @@ static int cmp_cells(const void *a, const void *b, void *ctx)
 	return 0;
 }
 
-/* Fills a sketch from a vector of coupons (sorted first: the cheap order). */
-static int fill(muse_hll *h, struct cvec *c)
+/*
+ * Fills a sketch from a vector of coupons: gathered from the pool into
+ * the build's scratch and sorted there first (the cheap order to add).
+ */
+static int fill(muse_build *b, muse_hll *h, const struct cvec *c)
 {
+	uint32_t *v, k = c->head;
+
 	muse_hll_clear(h);
-	if (sort_u32(c->v, c->n) || muse_hll_add_many(h, c->v, c->n))
-		return MUSE_ENOMEM;
-	free(c->v);
-	c->v = NULL;
-	c->n = c->cap = 0;
-	return 0;
+	if (c->n == 0)
+		return 0;
+	if (c->n > b->nscratch) {
+		free(b->scratch);
+		b->nscratch = c->n;
+		if ((b->scratch = malloc(2 * b->nscratch * sizeof(uint32_t))) == NULL) {
+			b->nscratch = 0;
+			return MUSE_ENOMEM;
+		}
+	}
+	for (uint32_t i = 0, level = 0; i < c->n; ) {
+		const uint32_t *w = b->pool.w + (size_t)k * 8;
+		uint32_t room = (8u << level) - 1;
+		uint32_t m = c->n - i < room ? c->n - i : room;
+
+		memcpy(b->scratch + i, w + 1, m * sizeof(uint32_t));
+		i += m;
+		k = w[0];
+		level += level < CHUNK_LEVELS;
+	}
+	v = sort_u32(b->scratch, b->scratch + b->nscratch, c->n);
+	return muse_hll_add_many(h, v, c->n) ? MUSE_ENOMEM : 0;
 }
 
 /* Renumbers every string id in bytewise order of the strings. */
@@ -1038,9 +1102,9 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 		acc.qplays = c->qplays;
 		acc.watch_ms = c->watch_ms;
 		rec.len = 0;
-		if (fill(acc.reach, &c->c[C_REACH]) ||
-		    fill(acc.qreach, &c->c[C_QREACH]) ||
-		    fill(acc.areach, &c->c[C_AREACH]) ||
+		if (fill(b, acc.reach, &c->c[C_REACH]) ||
+		    fill(b, acc.qreach, &c->c[C_QREACH]) ||
+		    fill(b, acc.areach, &c->c[C_AREACH]) ||
 		    muse_rec_encode(&h, &key, &acc, &rec))
 			goto nomem;
 		if ((rc = muse_writer_add(w, rec.p, rec.len, e)))

@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Inlined: the intern tables hash a few short strings per event. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "build.h"
@@ -149,6 +151,13 @@ struct aff {
 	uint32_t cluster;
 };
 
+/* An impression's strings, and the base of the last day it was seen in. */
+struct triple {
+	uint32_t asset, title, country;
+	int64_t day;              /* -1: none yet */
+	uint32_t base;
+};
+
 /* A key tuple reduced to the grain; dimensions not in it are 0. */
 struct base {
 	uint32_t title, asset, country;
@@ -203,6 +212,13 @@ struct muse_build {
 	uint32_t star;            /* id of "*" */
 	ARRAY(struct base) bases;
 	struct map base_map;      /* hash of a base tuple -> bases index */
+	/*
+	 * The bytes of an impression's asset, title and country (their
+	 * lengths included) interned whole: one look-up per impression.
+	 * spans.s[k] is described by trip.v[k].
+	 */
+	struct strtab spans;
+	ARRAY(struct triple) trip;
 	ARRAY(struct cell) cells;
 	struct pool pool;         /* the cells' coupons */
 	uint32_t *scratch;        /* 2 * nscratch words, for fill */
@@ -380,6 +396,8 @@ void muse_build_free(muse_build *b)
 	if (b == NULL)
 		return;
 	strtab_free(&b->strs);
+	strtab_free(&b->spans);
+	free(b->trip.v);
 	free(b->imps.v);
 	free(b->plays.v);
 	free(b->affs.v);
@@ -412,6 +430,53 @@ void muse_build_header(const muse_build *b, struct muse_header *h)
 	h->authentic_ms = b->o.authentic_ms;
 }
 
+/*
+ * Interns an impression's strings (span: their bytes as in the record,
+ * length prefixes included, which parse as asset, title, country) and sets
+ * them and its base key.  Impressions come mostly in time order, so the
+ * base of the last day seen for these strings is kept.
+ */
+static int base_id(muse_build *b, struct imp *im);
+
+static int intern_imp(muse_build *b, const uint8_t *span, size_t n,
+	struct imp *im)
+{
+	uint32_t k;
+	int64_t day = muse_ts_day(im->ts);
+	struct triple *t;
+
+	if (strtab_intern(&b->spans, (const char *)span, n, &k))
+		return MUSE_ENOMEM;
+	if (k == b->trip.n) {
+		const uint8_t *p = span, *end = span + n;
+		struct muse_str s[3];
+		struct triple nt;
+
+		for (int i = 0; i < 3; i++)
+			(void)muse_get_str(&p, end, &s[i].p, &s[i].n);
+		if (strtab_intern(&b->strs, s[0].p, s[0].n, &nt.asset) ||
+		    strtab_intern(&b->strs, s[1].p, s[1].n, &nt.title) ||
+		    strtab_intern(&b->strs, s[2].p, s[2].n, &nt.country))
+			return MUSE_ENOMEM;
+		nt.day = -1;
+		nt.base = 0;
+		if (PUSH(b->trip, nt))
+			return MUSE_ENOMEM;
+	}
+	t = &b->trip.v[k];
+	im->asset = t->asset;
+	im->title = t->title;
+	im->country = t->country;
+	if (t->day != day) {
+		if (base_id(b, im))
+			return MUSE_ENOMEM;
+		t->day = day;
+		t->base = im->base;
+	}
+	im->base = t->base;
+	return 0;
+}
+
 /* Sets the base key of an impression: its tuple reduced to the grain. */
 static int base_id(muse_build *b, struct imp *im)
 {
@@ -433,6 +498,101 @@ static int keep_user(const muse_build *b, const struct muse_uid *u)
 {
 	return b->o.nbuckets == 0 ||
 	    muse_uid_bucket(u, b->o.nbuckets) == b->o.bucket;
+}
+
+/*
+ * The fields of an event record, read straight from its bytes (the format
+ * of lib/event.c, with the same checks): the time, the user, and where
+ * its strings start.  -1 when the record is malformed.
+ */
+static int get_ident(const uint8_t **p, const uint8_t *end, const char **s,
+	size_t *n)
+{
+	return muse_get_str(p, end, s, n) || *n == 0 || *n > 255 ? -1 : 0;
+}
+
+static int get_head(const uint8_t **pp, const uint8_t *end, int64_t *ts,
+	struct muse_uid *u)
+{
+	uint64_t v;
+
+	if (muse_get_varint(pp, end, &v) || v > INT64_MAX / 2 || end - *pp < 16)
+		return -1;
+	*ts = (int64_t)v;
+	u->h1 = muse_le64(*pp);
+	u->h2 = muse_le64(*pp + 8);
+	*pp += 16;
+	return 0;
+}
+
+/*
+ * Each adds one record of its table (or skips it: another bucket, days
+ * not counted, a preview).  0, MUSE_EFORMAT when the record is malformed
+ * (muse_event_decode then says how), or MUSE_ENOMEM.
+ */
+static int add_imp(muse_build *b, const uint8_t *p, size_t n, int64_t from,
+	int64_t wfrom, int64_t to)
+{
+	const uint8_t *end = p + n, *span;
+	const char *s;
+	size_t len;
+	struct imp im;
+
+	if (get_head(&p, end, &im.ts, &im.u))
+		return MUSE_EFORMAT;
+	span = p;
+	if (get_ident(&p, end, &s, &len) || get_ident(&p, end, &s, &len) ||
+	    get_ident(&p, end, &s, &len) || p != end)
+		return MUSE_EFORMAT;
+	if (!keep_user(b, &im.u) ||
+	    (b->o.has_dates && (im.ts < wfrom || im.ts >= to)))
+		return 0;
+	im.counted = !b->o.has_dates || im.ts >= from;
+	if (intern_imp(b, span, (size_t)(end - span), &im) || PUSH(b->imps, im))
+		return MUSE_ENOMEM;
+	return 0;
+}
+
+static int add_play(muse_build *b, const uint8_t *p, size_t n, int64_t from,
+	int64_t to)
+{
+	const uint8_t *end = p + n;
+	const char *s;
+	size_t len;
+	struct play pl;
+
+	if (get_head(&p, end, &pl.ts, &pl.u) || get_ident(&p, end, &s, &len) ||
+	    muse_get_varint(&p, end, &pl.dur_ms) || end - p != 1 ||
+	    *p > MUSE_KIND_PREVIEW)
+		return MUSE_EFORMAT;
+	/* Previews never count (SPEC 4). */
+	if (*p != MUSE_KIND_PLAY || !keep_user(b, &pl.u) ||
+	    (b->o.has_dates && (pl.ts < from || pl.ts >= to)))
+		return 0;
+	if (strtab_intern(&b->strs, s, len, &pl.title) || PUSH(b->plays, pl))
+		return MUSE_ENOMEM;
+	return 0;
+}
+
+static int add_aff(muse_build *b, const uint8_t *p, size_t n)
+{
+	const uint8_t *end = p + n;
+	const char *s;
+	size_t len;
+	struct aff af;
+
+	if (end - p < 16)
+		return MUSE_EFORMAT;
+	af.u.h1 = muse_le64(p);
+	af.u.h2 = muse_le64(p + 8);
+	p += 16;
+	if (get_ident(&p, end, &s, &len) || p != end)
+		return MUSE_EFORMAT;
+	if (!keep_user(b, &af.u))
+		return 0;
+	if (strtab_intern(&b->strs, s, len, &af.cluster) || PUSH(b->affs, af))
+		return MUSE_ENOMEM;
+	return 0;
 }
 
 int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
@@ -467,53 +627,36 @@ int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
 		if (++nread % MUSE_PROGRESS_EVERY == 0)
 			muse_progress_report(&b->o.progress, "reading records", nread,
 			    MUSE_COUNT_UNKNOWN);
-		if ((rc = muse_event_decode(h->table, rec, n, &ev, e))) {
-			muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
-			return rc;
+		switch (h->table) {
+		case MUSE_TABLE_IMPRESSIONS:
+			rc = add_imp(b, rec, n, from, wfrom, to);
+			break;
+		case MUSE_TABLE_PLAYS:
+			rc = add_play(b, rec, n, from, to);
+			break;
+		case MUSE_TABLE_AFFINITIES:
+			rc = add_aff(b, rec, n);
+			break;
+		default:
+			/* Assets are checked (below) and not used. */
+			rc = muse_event_decode(h->table, rec, n, &ev, e);
+			break;
 		}
-		if (h->table == MUSE_TABLE_ASSETS || !keep_user(b, &ev.user))
-			continue;
-		if (h->table == MUSE_TABLE_IMPRESSIONS) {
-			struct imp im;
-
-			if (b->o.has_dates && (ev.ts < wfrom || ev.ts >= to))
-				continue;
-			im.ts = ev.ts;
-			im.u = ev.user;
-			im.counted = !b->o.has_dates || ev.ts >= from;
-			if (strtab_intern(&b->strs, ev.asset.p, ev.asset.n, &im.asset) ||
-			    strtab_intern(&b->strs, ev.title.p, ev.title.n, &im.title) ||
-			    strtab_intern(&b->strs, ev.country.p, ev.country.n,
-			    &im.country) || base_id(b, &im) || PUSH(b->imps, im))
-				goto nomem;
-		} else if (h->table == MUSE_TABLE_PLAYS) {
-			struct play pl;
-
-			/* Previews never count (SPEC 4). */
-			if (ev.kind != MUSE_KIND_PLAY ||
-			    (b->o.has_dates && (ev.ts < from || ev.ts >= to)))
-				continue;
-			pl.ts = ev.ts;
-			pl.u = ev.user;
-			pl.dur_ms = ev.duration_ms;
-			if (strtab_intern(&b->strs, ev.title.p, ev.title.n, &pl.title) ||
-			    PUSH(b->plays, pl))
-				goto nomem;
-		} else {
-			struct aff af;
-
-			af.u = ev.user;
-			if (strtab_intern(&b->strs, ev.cluster.p, ev.cluster.n,
-			    &af.cluster) || PUSH(b->affs, af))
-				goto nomem;
+		if (rc == MUSE_ENOMEM)
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		if (rc) {
+			/* The full decoder names what is wrong. */
+			if (muse_event_decode(h->table, rec, n, &ev, e) == 0)
+				muse_err_set(e, MUSE_EFORMAT, "malformed %s record",
+				    muse_table_name(h->table));
+			muse_err_where(e, muse_reader_name(r), 0, UINT64_MAX);
+			return e->code;
 		}
 	}
 	if (rc == 0)
 		muse_progress_report(&b->o.progress, "reading records", nread,
 		    MUSE_COUNT_UNKNOWN);
 	return rc;
-nomem:
-	return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 }
 
 /* ---- renumbering ids in string order ---- */

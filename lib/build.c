@@ -131,12 +131,16 @@ static void strtab_free(struct strtab *t)
 
 #define ARRAY(T) struct { T *v; size_t n, cap; }
 
+/*
+ * An impression: 32 bytes.  Its strings are those of triple trip (after
+ * renumbering, triples are numbered in the order that breaks ties of time:
+ * see cmp_imp); whether it is counted follows from its time.
+ */
 struct imp {
 	int64_t ts;
 	struct muse_uid u;
-	uint32_t asset, title, country;
+	uint32_t trip;            /* in trip */
 	uint32_t base;            /* the key tuple at the grain, in bases */
-	uint32_t counted;
 };
 
 struct play {
@@ -436,7 +440,8 @@ void muse_build_header(const muse_build *b, struct muse_header *h)
  * them and its base key.  Impressions come mostly in time order, so the
  * base of the last day seen for these strings is kept.
  */
-static int base_id(muse_build *b, struct imp *im);
+static int base_id(muse_build *b, const struct triple *t, int64_t ts,
+	uint32_t *base);
 
 static int intern_imp(muse_build *b, const uint8_t *span, size_t n,
 	struct imp *im)
@@ -464,33 +469,31 @@ static int intern_imp(muse_build *b, const uint8_t *span, size_t n,
 			return MUSE_ENOMEM;
 	}
 	t = &b->trip.v[k];
-	im->asset = t->asset;
-	im->title = t->title;
-	im->country = t->country;
 	if (t->day != day) {
-		if (base_id(b, im))
+		if (base_id(b, t, im->ts, &t->base))
 			return MUSE_ENOMEM;
 		t->day = day;
-		t->base = im->base;
 	}
+	im->trip = k;
 	im->base = t->base;
 	return 0;
 }
 
-/* Sets the base key of an impression: its tuple reduced to the grain. */
-static int base_id(muse_build *b, struct imp *im)
+/* The base key of an impression: its tuple reduced to the grain. */
+static int base_id(muse_build *b, const struct triple *tr, int64_t ts,
+	uint32_t *base)
 {
 	uint8_t d = b->o.dims;
 	struct base t;
 	int64_t id;
 
-	t.title = d & 1u << MUSE_DIM_TITLE ? im->title : 0;
-	t.asset = d & 1u << MUSE_DIM_ASSET ? im->asset : 0;
-	t.country = d & 1u << MUSE_DIM_COUNTRY ? im->country : 0;
-	t.day = d & 1u << MUSE_DIM_DATE ? (uint32_t)muse_ts_day(im->ts) : 0;
+	t.title = d & 1u << MUSE_DIM_TITLE ? tr->title : 0;
+	t.asset = d & 1u << MUSE_DIM_ASSET ? tr->asset : 0;
+	t.country = d & 1u << MUSE_DIM_COUNTRY ? tr->country : 0;
+	t.day = d & 1u << MUSE_DIM_DATE ? (uint32_t)muse_ts_day(ts) : 0;
 	if ((id = base_of(b, &t)) < 0)
 		return MUSE_ENOMEM;
-	im->base = (uint32_t)id;
+	*base = (uint32_t)id;
 	return 0;
 }
 
@@ -530,7 +533,7 @@ static int get_head(const uint8_t **pp, const uint8_t *end, int64_t *ts,
  * not counted, a preview).  0, MUSE_EFORMAT when the record is malformed
  * (muse_event_decode then says how), or MUSE_ENOMEM.
  */
-static int add_imp(muse_build *b, const uint8_t *p, size_t n, int64_t from,
+static int add_imp(muse_build *b, const uint8_t *p, size_t n,
 	int64_t wfrom, int64_t to)
 {
 	const uint8_t *end = p + n, *span;
@@ -547,7 +550,6 @@ static int add_imp(muse_build *b, const uint8_t *p, size_t n, int64_t from,
 	if (!keep_user(b, &im.u) ||
 	    (b->o.has_dates && (im.ts < wfrom || im.ts >= to)))
 		return 0;
-	im.counted = !b->o.has_dates || im.ts >= from;
 	if (intern_imp(b, span, (size_t)(end - span), &im) || PUSH(b->imps, im))
 		return MUSE_ENOMEM;
 	return 0;
@@ -629,7 +631,7 @@ int muse_build_add(muse_build *b, muse_reader *r, const struct muse_header *h,
 			    MUSE_COUNT_UNKNOWN);
 		switch (h->table) {
 		case MUSE_TABLE_IMPRESSIONS:
-			rc = add_imp(b, rec, n, from, wfrom, to);
+			rc = add_imp(b, rec, n, wfrom, to);
 			break;
 		case MUSE_TABLE_PLAYS:
 			rc = add_play(b, rec, n, from, to);
@@ -709,19 +711,8 @@ static int cmp_imp(const void *a, const void *b)
 		return c;
 	if (x->ts != y->ts)
 		return x->ts < y->ts ? -1 : 1;
-	/*
-	 * Descending asset, then country: the last of equal times is the
-	 * smallest asset (SPEC 4), and among impressions of one asset in one
-	 * second, the smallest country (the SPEC is silent; this is fixed so
-	 * that the answer never depends on input order).
-	 */
-	if (x->asset != y->asset)
-		return x->asset > y->asset ? -1 : 1;
-	if (x->country != y->country)
-		return x->country > y->country ? -1 : 1;
-	if (x->counted != y->counted)
-		return x->counted < y->counted ? -1 : 1;
-	return (x->title > y->title) - (x->title < y->title);
+	/* Equal times: by triple, in the order of cmp_trip. */
+	return (x->trip > y->trip) - (x->trip < y->trip);
 }
 
 static int cmp_play(const void *a, const void *b)
@@ -932,6 +923,7 @@ static int join(muse_build *b)
 	size_t segcap = 0, next = MUSE_PROGRESS_EVERY;
 	uint64_t total = (uint64_t)b->imps.n + b->plays.n;
 	int with_segments = b->o.dims & 1u << MUSE_DIM_SEGMENT;
+	int64_t from = b->o.day_from * 86400;
 	struct last_imp *last = calloc(b->strs.n + 1, sizeof(*last));
 	int rc = 0;
 
@@ -977,7 +969,7 @@ static int join(muse_build *b)
 			segs[nsegs++] = b->affs.v[ai].cluster;
 		}
 		for (size_t i = ii; i < ie; i++)
-			if (b->imps.v[i].counted &&
+			if ((!b->o.has_dates || b->imps.v[i].ts >= from) &&
 			    (rc = credit(b, &b->imps.v[i], segs, nsegs, EV_IMPRESSION, 0)))
 				goto out;
 		/* Each play against the latest impression of its title. */
@@ -987,8 +979,10 @@ static int join(muse_build *b)
 			const struct imp *best;
 
 			for (; i < ie && b->imps.v[i].ts <= pl->ts; i++) {
-				last[b->imps.v[i].title].stamp = user;
-				last[b->imps.v[i].title].i = i;
+				uint32_t t = b->trip.v[b->imps.v[i].trip].title;
+
+				last[t].stamp = user;
+				last[t].i = i;
 			}
 			if (last[pl->title].stamp != user)
 				continue;
@@ -1107,6 +1101,57 @@ static int fill(muse_build *b, muse_hll *h, const struct cvec *c)
 	return muse_hll_add_many(h, v, c->n) ? MUSE_ENOMEM : 0;
 }
 
+/*
+ * Among impressions of one user at one time, the latest (the one a play
+ * is attributed to) is the smallest asset (SPEC 4), and among impressions
+ * of one asset in one second, the smallest country (the SPEC is silent;
+ * this is fixed so that the answer never depends on input order): so
+ * triples are ordered by descending asset, then country, then by title.
+ */
+static int cmp_trip(const void *a, const void *b, void *ctx)
+{
+	const struct triple *t = ctx;
+	const struct triple *x = &t[*(const uint32_t *)a];
+	const struct triple *y = &t[*(const uint32_t *)b];
+
+	if (x->asset != y->asset)
+		return x->asset > y->asset ? -1 : 1;
+	if (x->country != y->country)
+		return x->country > y->country ? -1 : 1;
+	return (x->title > y->title) - (x->title < y->title);
+}
+
+/* Renumbers triples in the order of cmp_trip (strings renumbered first). */
+static int order_triples(muse_build *b)
+{
+	size_t n = b->trip.n;
+	uint32_t *order = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *rank = malloc((n + 1) * sizeof(uint32_t));
+	struct triple *t = malloc((n + 1) * sizeof(struct triple));
+
+	if (order == NULL || rank == NULL || t == NULL) {
+		free(order);
+		free(rank);
+		free(t);
+		return MUSE_ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(uint32_t), cmp_trip, b->trip.v);
+	for (uint32_t i = 0; i < n; i++) {
+		rank[order[i]] = i;
+		t[i] = b->trip.v[order[i]];
+	}
+	for (size_t i = 0; i < b->imps.n; i++)
+		b->imps.v[i].trip = rank[b->imps.v[i].trip];
+	free(b->trip.v);
+	b->trip.v = t;
+	b->trip.cap = n + 1;
+	free(order);
+	free(rank);
+	return 0;
+}
+
 /* Renumbers every string id in bytewise order of the strings. */
 static int renumber(muse_build *b)
 {
@@ -1125,10 +1170,10 @@ static int renumber(muse_build *b)
 		free(rank);
 		return MUSE_ENOMEM;
 	}
-	for (size_t i = 0; i < b->imps.n; i++) {
-		b->imps.v[i].asset = rank[b->imps.v[i].asset];
-		b->imps.v[i].title = rank[b->imps.v[i].title];
-		b->imps.v[i].country = rank[b->imps.v[i].country];
+	for (size_t i = 0; i < b->trip.n; i++) {
+		b->trip.v[i].asset = rank[b->trip.v[i].asset];
+		b->trip.v[i].title = rank[b->trip.v[i].title];
+		b->trip.v[i].country = rank[b->trip.v[i].country];
 	}
 	for (size_t i = 0; i < b->plays.n; i++)
 		b->plays.v[i].title = rank[b->plays.v[i].title];
@@ -1157,7 +1202,7 @@ static int renumber(muse_build *b)
 	b->strs.slots = NULL;
 	b->strs.nslots = 0;
 	free(rank);
-	return 0;
+	return order_triples(b);
 }
 
 /*

@@ -190,12 +190,18 @@ struct pool {
 	size_t n, cap;            /* in words */
 };
 
-enum { C_REACH, C_QREACH, C_AREACH, NCVEC };
-
-/* What an impression touches first: its counter and its reach. */
-struct cell {
+/*
+ * A cell in two parts, at the same index of two arrays: what an
+ * impression touches (32 bytes, two to a cache line), and the rest.
+ */
+struct hot {
 	uint64_t impressions;
-	struct cvec c[NCVEC];
+	struct cvec reach;
+	uint32_t live;            /* the cell exists */
+};
+
+struct cell {
+	struct cvec qreach, areach;
 	uint64_t plays, qplays, watch_ms;
 	uint32_t base, seg;
 };
@@ -223,18 +229,23 @@ struct muse_build {
 	 */
 	struct strtab spans;
 	ARRAY(struct triple) trip;
+	/*
+	 * Cells: when bases times segments is small next to the events, at
+	 * index base * nslots + slot (slot_of[segment id] is the segment's
+	 * slot + 1), so that the segments of one base are side by side;
+	 * else in order of creation, found through cell_map.  live lists
+	 * the indices of the cells that exist.
+	 */
+	ARRAY(struct hot) hot;
 	ARRAY(struct cell) cells;
+	ARRAY(uint32_t) live;
+	int dense;
+	uint32_t *slot_of;
+	uint32_t nslots;
+	struct map cell_map;      /* base << 32 | segment -> cells index */
 	struct pool pool;         /* the cells' coupons */
 	uint32_t *scratch;        /* 2 * nscratch words, for fill */
 	size_t nscratch;
-	struct map cell_map;      /* base << 32 | segment -> cells index */
-	/*
-	 * Or, when bases times segments is small next to the events, a
-	 * direct table: cell_at[base * nslots + slot] is the cell's index
-	 * + 1 (0: none), slot_of[segment id] the segment's slot + 1.
-	 */
-	uint32_t *cell_at, *slot_of;
-	uint32_t nslots;
 	int have_hash;            /* an event stream was read: */
 	uint8_t hash;             /* its user-id hashing, which all share */
 	uint64_t seed;
@@ -342,43 +353,54 @@ static int64_t base_of(muse_build *b, const struct base *t)
 	return (int64_t)b->bases.n - 1;
 }
 
-/* The cell of (base, segment), created on first sight; NULL on ENOMEM. */
-static struct cell *cell_of(muse_build *b, uint32_t base, uint32_t seg)
+/* A new cell at index i (pushed first when not dense).  0 or ENOMEM. */
+static int cell_new(muse_build *b, size_t i, uint32_t base, uint32_t seg)
+{
+	if (!b->dense) {
+		struct hot h;
+		struct cell c;
+
+		memset(&h, 0, sizeof(h));
+		memset(&c, 0, sizeof(c));
+		if (PUSH(b->hot, h) || PUSH(b->cells, c))
+			return MUSE_ENOMEM;
+	}
+	if (PUSH(b->live, (uint32_t)i))
+		return MUSE_ENOMEM;
+	b->hot.v[i].live = 1;
+	b->cells.v[i].base = base;
+	b->cells.v[i].seg = seg;
+	return 0;
+}
+
+/*
+ * The index of the cell of (base, segment), created on first sight;
+ * SIZE_MAX on ENOMEM.
+ */
+static size_t cell_of(muse_build *b, uint32_t base, uint32_t seg)
 {
 	uint64_t key = (uint64_t)base << 32 | seg;
-	struct cell c;
-	size_t j;
+	size_t i, j;
 
-	if (b->cell_at != NULL) {
-		uint32_t *at = &b->cell_at[(size_t)base * b->nslots +
-		    b->slot_of[seg] - 1];
-
-		if (*at)
-			return &b->cells.v[*at - 1];
-		memset(&c, 0, sizeof(c));
-		c.base = base;
-		c.seg = seg;
-		if (PUSH(b->cells, c))
-			return NULL;
-		*at = (uint32_t)b->cells.n;
-		return &b->cells.v[b->cells.n - 1];
+	if (b->dense) {
+		i = (size_t)base * b->nslots + b->slot_of[seg] - 1;
+		if (!b->hot.v[i].live && cell_new(b, i, base, seg))
+			return SIZE_MAX;
+		return i;
 	}
-
 	if ((b->cell_map.n + 1) * 2 > b->cell_map.cap &&
 	    map_grow(&b->cell_map))
-		return NULL;
+		return SIZE_MAX;
 	j = map_slot(&b->cell_map, key, NULL, b, NULL);
 	if (b->cell_map.vals[j])
-		return &b->cells.v[b->cell_map.vals[j] - 1];
-	memset(&c, 0, sizeof(c));
-	c.base = base;
-	c.seg = seg;
-	if (PUSH(b->cells, c))
-		return NULL;
+		return b->cell_map.vals[j] - 1;
+	i = b->cells.n;
+	if (i >= UINT32_MAX || cell_new(b, i, base, seg))
+		return SIZE_MAX;
 	b->cell_map.keys[j] = key;
-	b->cell_map.vals[j] = (uint32_t)b->cells.n;
+	b->cell_map.vals[j] = (uint32_t)i + 1;
 	b->cell_map.n++;
-	return &b->cells.v[b->cells.n - 1];
+	return i;
 }
 
 muse_build *muse_build_new(const struct muse_build_opts *o,
@@ -408,12 +430,13 @@ void muse_build_free(muse_build *b)
 	free(b->bases.v);
 	free(b->base_map.keys);
 	free(b->base_map.vals);
+	free(b->hot.v);
 	free(b->cells.v);
+	free(b->live.v);
 	free(b->pool.w);
 	free(b->scratch);
 	free(b->cell_map.keys);
 	free(b->cell_map.vals);
-	free(b->cell_at);
 	free(b->slot_of);
 	free(b);
 }
@@ -881,24 +904,26 @@ static int credit(muse_build *b, const struct imp *im, const uint32_t *segs,
 	uint32_t coupon = muse_hll_coupon(im->u.h1, im->u.h2);
 
 	for (size_t s = 0; s < nsegs; s++) {
-		struct cell *c = cell_of(b, im->base, segs[s]);
+		size_t i = cell_of(b, im->base, segs[s]);
+		struct cell *c;
 
-		if (c == NULL)
+		if (i == SIZE_MAX)
 			return MUSE_ENOMEM;
 		if (what == EV_IMPRESSION) {
-			c->impressions++;
-			if (cvec_add(&b->pool, &c->c[C_REACH], coupon))
+			b->hot.v[i].impressions++;
+			if (cvec_add(&b->pool, &b->hot.v[i].reach, coupon))
 				return MUSE_ENOMEM;
 			continue;
 		}
+		c = &b->cells.v[i];
 		c->plays++;
 		if (dur_ms < b->o.qualify_ms)
 			continue;
 		c->qplays++;
 		c->watch_ms += dur_ms;
-		if (cvec_add(&b->pool, &c->c[C_QREACH], coupon) ||
+		if (cvec_add(&b->pool, &c->qreach, coupon) ||
 		    (dur_ms >= b->o.authentic_ms &&
-		    cvec_add(&b->pool, &c->c[C_AREACH], coupon)))
+		    cvec_add(&b->pool, &c->areach, coupon)))
 			return MUSE_ENOMEM;
 	}
 	return 0;
@@ -1207,9 +1232,9 @@ static int renumber(muse_build *b)
 
 /*
  * Numbers the segments ("*" and every cluster of the affinities read) and
- * makes the direct table of cells when it is small: at most one entry per
- * event (4 bytes against the event's 40 or more).  Else cells stay in
- * cell_map.  0 or MUSE_ENOMEM.
+ * lays cells out by base and segment when that table is small: at most
+ * 16 bytes per event (which takes 32 or more), or 4 MB.  Else cells are
+ * made as they come, in cell_map.  0 or MUSE_ENOMEM.
  */
 static int index_cells(muse_build *b)
 {
@@ -1223,10 +1248,16 @@ static int index_cells(muse_build *b)
 		if (b->slot_of[b->affs.v[i].cluster] == 0)
 			b->slot_of[b->affs.v[i].cluster] = ++b->nslots;
 	entries = (uint64_t)b->bases.n * b->nslots;
-	if (entries > (uint64_t)b->imps.n + b->plays.n + 65536)
+	if (entries >= UINT32_MAX || entries * (sizeof(struct hot) +
+	    sizeof(struct cell)) > 16 * ((uint64_t)b->imps.n + b->plays.n) +
+	    ((uint64_t)4 << 20))
 		return 0;
-	if ((b->cell_at = calloc((size_t)entries + 1, sizeof(uint32_t))) == NULL)
+	b->hot.v = calloc((size_t)entries + 1, sizeof(struct hot));
+	b->cells.v = calloc((size_t)entries + 1, sizeof(struct cell));
+	if (b->hot.v == NULL || b->cells.v == NULL)
 		return MUSE_ENOMEM;
+	b->hot.n = b->hot.cap = b->cells.n = b->cells.cap = (size_t)entries;
+	b->dense = 1;
 	return 0;
 }
 
@@ -1253,18 +1284,17 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	    sizeof(struct aff), offsetof(struct aff, u), cmp_aff) ||
 	    index_cells(b) || join(b))
 		goto nomem;
-	order = malloc((b->cells.n + 1) * sizeof(uint32_t));
-	if (order == NULL || muse_acc_init(&acc, b->o.lgk))
+	order = b->live.v;
+	if (muse_acc_init(&acc, b->o.lgk))
 		goto nomem;
-	for (uint32_t i = 0; i < b->cells.n; i++)
-		order[i] = i;
-	qsort_r(order, b->cells.n, sizeof(uint32_t), cmp_cells, b);
+	qsort_r(order, b->live.n, sizeof(uint32_t), cmp_cells, b);
 	muse_build_header(b, &h);
 	if ((w = muse_writer_new(out, name, &h, 0, e)) == NULL) {
 		rc = e->code;
 		goto done;
 	}
-	for (size_t i = 0; i < b->cells.n; i++) {
+	for (size_t i = 0; i < b->live.n; i++) {
+		struct hot *hc = &b->hot.v[order[i]];
 		struct cell *c = &b->cells.v[order[i]];
 		const struct base *t = &b->bases.v[c->base];
 		struct muse_key key;
@@ -1272,7 +1302,7 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 
 		if (i % MUSE_PROGRESS_EVERY == 0)
 			muse_progress_report(&b->o.progress, "writing sketches", i,
-			    b->cells.n);
+			    b->live.n);
 		sid[MUSE_DIM_TITLE] = t->title;
 		sid[MUSE_DIM_ASSET] = t->asset;
 		sid[MUSE_DIM_SEGMENT] = c->seg;
@@ -1285,14 +1315,14 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 			key.s[d].p = b->strs.s[sid[d]];
 			key.s[d].n = b->strs.len[sid[d]];
 		}
-		acc.impressions = c->impressions;
+		acc.impressions = hc->impressions;
 		acc.plays = c->plays;
 		acc.qplays = c->qplays;
 		acc.watch_ms = c->watch_ms;
 		rec.len = 0;
-		if (fill(b, acc.reach, &c->c[C_REACH]) ||
-		    fill(b, acc.qreach, &c->c[C_QREACH]) ||
-		    fill(b, acc.areach, &c->c[C_AREACH]) ||
+		if (fill(b, acc.reach, &hc->reach) ||
+		    fill(b, acc.qreach, &c->qreach) ||
+		    fill(b, acc.areach, &c->areach) ||
 		    muse_rec_encode(&h, &key, &acc, &rec))
 			goto nomem;
 		if ((rc = muse_writer_add(w, rec.p, rec.len, e)))
@@ -1301,7 +1331,7 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	rc = muse_writer_finish(w, e);
 	if (rc == 0)
 		muse_progress_report(&b->o.progress, "writing sketches",
-		    b->cells.n, b->cells.n);
+		    b->live.n, b->live.n);
 	goto done;
 nomem:
 	rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -1309,6 +1339,5 @@ done:
 	muse_writer_free(w);
 	muse_buf_free(&rec);
 	muse_acc_free(&acc);
-	free(order);
 	return rc;
 }

@@ -213,12 +213,31 @@ struct map {
 	size_t n, cap;
 };
 
-struct muse_build {
-	struct muse_build_opts o;
-	struct strtab strs;
+/*
+ * Events are kept in NPARTS parts by the low bits of the user hash's
+ * second word (bits that no bucket selection constrains): users of
+ * different parts are different, so each part is sorted and joined on
+ * its own, in a space that stays in cache, and the sort needs scratch
+ * the size of one part instead of a copy of all events.
+ */
+#define NPARTS 16
+
+struct part {
 	ARRAY(struct imp) imps;
 	ARRAY(struct play) plays;
 	ARRAY(struct aff) affs;
+};
+
+static size_t part_of(const struct muse_uid *u)
+{
+	return (size_t)(u->h2 & (NPARTS - 1));
+}
+
+struct muse_build {
+	struct muse_build_opts o;
+	struct strtab strs;
+	struct part part[NPARTS];
+	uint64_t nimps, nplays;   /* in all parts */
 	uint32_t star;            /* id of "*" */
 	ARRAY(struct base) bases;
 	struct map base_map;      /* hash of a base tuple -> bases index */
@@ -257,7 +276,7 @@ struct muse_build {
 
 static int grow(void **v, size_t *cap, size_t size)
 {
-	size_t nc = *cap ? *cap * 2 : 4096;
+	size_t nc = *cap ? *cap * 2 : 256;
 	void *p = realloc(*v, nc * size);
 
 	if (p == NULL)
@@ -424,9 +443,11 @@ void muse_build_free(muse_build *b)
 	strtab_free(&b->strs);
 	strtab_free(&b->spans);
 	free(b->trip.v);
-	free(b->imps.v);
-	free(b->plays.v);
-	free(b->affs.v);
+	for (size_t k = 0; k < NPARTS; k++) {
+		free(b->part[k].imps.v);
+		free(b->part[k].plays.v);
+		free(b->part[k].affs.v);
+	}
 	free(b->bases.v);
 	free(b->base_map.keys);
 	free(b->base_map.vals);
@@ -573,8 +594,10 @@ static int add_imp(muse_build *b, const uint8_t *p, size_t n,
 	if (!keep_user(b, &im.u) ||
 	    (b->o.has_dates && (im.ts < wfrom || im.ts >= to)))
 		return 0;
-	if (intern_imp(b, span, (size_t)(end - span), &im) || PUSH(b->imps, im))
+	if (intern_imp(b, span, (size_t)(end - span), &im) ||
+	    PUSH(b->part[part_of(&im.u)].imps, im))
 		return MUSE_ENOMEM;
+	b->nimps++;
 	return 0;
 }
 
@@ -594,8 +617,10 @@ static int add_play(muse_build *b, const uint8_t *p, size_t n, int64_t from,
 	if (*p != MUSE_KIND_PLAY || !keep_user(b, &pl.u) ||
 	    (b->o.has_dates && (pl.ts < from || pl.ts >= to)))
 		return 0;
-	if (strtab_intern(&b->strs, s, len, &pl.title) || PUSH(b->plays, pl))
+	if (strtab_intern(&b->strs, s, len, &pl.title) ||
+	    PUSH(b->part[part_of(&pl.u)].plays, pl))
 		return MUSE_ENOMEM;
+	b->nplays++;
 	return 0;
 }
 
@@ -615,7 +640,8 @@ static int add_aff(muse_build *b, const uint8_t *p, size_t n)
 		return MUSE_EFORMAT;
 	if (!keep_user(b, &af.u))
 		return 0;
-	if (strtab_intern(&b->strs, s, len, &af.cluster) || PUSH(b->affs, af))
+	if (strtab_intern(&b->strs, s, len, &af.cluster) ||
+	    PUSH(b->part[part_of(&af.u)].affs, af))
 		return MUSE_ENOMEM;
 	return 0;
 }
@@ -802,27 +828,34 @@ static inline void sort_run(char *a, size_t m, size_t size,
 /*
  * Sorts events by user first.  User hashes are uniform, so a counting
  * pass on the top bits of h1 spreads the events over buckets of about one
- * user each, in user order (a stable scatter into a new array, which then
- * replaces the old one); each bucket is then sorted by the full order.
+ * user each, in user order (a stable scatter into the scratch array, which
+ * then swaps places with the events' array: *scratch and *nscratch, in
+ * bytes, are passed from call to call); each bucket is then sorted by the
+ * full order.
  */
 static inline int sort_by_user(void **vp, size_t *capp, size_t n,
-	size_t size, size_t uid_off, int (*cmp)(const void *, const void *))
+	size_t size, size_t uid_off, int (*cmp)(const void *, const void *),
+	void **scratch, size_t *nscratch)
 {
 	unsigned bits = 1;
 	size_t *start;
 	char *tmp, *base = *vp;
+	size_t had;
 
 	if (n < 2)
 		return 0;
-	while (bits < 22 && ((size_t)1 << bits) * 8 < n)
+	while (bits < 22 && ((size_t)1 << bits) * 4 < n)
 		bits++;
-	start = calloc(((size_t)1 << bits) + 1, sizeof(size_t));
-	tmp = malloc(n * size);
-	if (start == NULL || tmp == NULL) {
-		free(start);
-		free(tmp);
-		return MUSE_ENOMEM;
+	if (*nscratch < n * size) {
+		free(*scratch);
+		*nscratch = 0;
+		if ((*scratch = malloc(n * size)) == NULL)
+			return MUSE_ENOMEM;
+		*nscratch = n * size;
 	}
+	tmp = *scratch;
+	if ((start = calloc(((size_t)1 << bits) + 1, sizeof(size_t))) == NULL)
+		return MUSE_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct muse_uid *u = (const void *)(base + i * size + uid_off);
 
@@ -836,9 +869,11 @@ static inline int sort_by_user(void **vp, size_t *capp, size_t n,
 
 		memcpy(tmp + start[k]++ * size, base + i * size, size);
 	}
-	free(*vp);
+	*scratch = *vp;
 	*vp = tmp;
-	*capp = n;
+	had = *nscratch;
+	*nscratch = *capp * size;
+	*capp = had / size;
 	/* start[k] is now the end of bucket k, and the start of bucket k+1. */
 	for (size_t k = 0, from = 0; k < (size_t)1 << bits; k++) {
 		if (start[k] - from > 1)
@@ -941,94 +976,140 @@ struct last_imp {
 	size_t i;                 /* the impression, in imps */
 };
 
-static int join(muse_build *b)
+struct join {
+	size_t user;              /* users joined */
+	struct last_imp *last;    /* by title */
+	uint32_t *segs;
+	size_t segcap;
+	uint64_t done, next;      /* events joined, and at the next report */
+};
+
+static int join_part(muse_build *b, const struct part *pt, struct join *j)
 {
-	size_t ii = 0, pi = 0, ai = 0, user = 0;
-	uint32_t *segs = NULL;
-	size_t segcap = 0, next = MUSE_PROGRESS_EVERY;
-	uint64_t total = (uint64_t)b->imps.n + b->plays.n;
+	size_t ii = 0, pi = 0, ai = 0;
 	int with_segments = b->o.dims & 1u << MUSE_DIM_SEGMENT;
 	int64_t from = b->o.day_from * 86400;
-	struct last_imp *last = calloc(b->strs.n + 1, sizeof(*last));
-	int rc = 0;
+	const struct imp *imps = pt->imps.v;
+	const struct play *plays = pt->plays.v;
+	const struct aff *affs = pt->affs.v;
+	struct last_imp *last = j->last;
+	int rc;
 
-	if (last == NULL)
-		return MUSE_ENOMEM;
-	muse_progress_report(&b->o.progress, "joining events", 0, total);
-	while (ii < b->imps.n || pi < b->plays.n) {
+	while (ii < pt->imps.n || pi < pt->plays.n) {
 		struct muse_uid u;
 		size_t nsegs = 0, ie, pe;
+		uint32_t *segs;
 
-		if (ii + pi >= next) {
+		if (j->done + ii + pi >= j->next) {
 			muse_progress_report(&b->o.progress, "joining events",
-			    ii + pi, total);
-			next = ii + pi + MUSE_PROGRESS_EVERY;
+			    j->done + ii + pi, b->nimps + b->nplays);
+			j->next = j->done + ii + pi + MUSE_PROGRESS_EVERY;
 		}
 
 		/* The next user with impressions or plays. */
-		if (ii < b->imps.n && (pi >= b->plays.n ||
-		    muse_uid_cmp(&b->imps.v[ii].u, &b->plays.v[pi].u) <= 0))
-			u = b->imps.v[ii].u;
+		if (ii < pt->imps.n && (pi >= pt->plays.n ||
+		    muse_uid_cmp(&imps[ii].u, &plays[pi].u) <= 0))
+			u = imps[ii].u;
 		else
-			u = b->plays.v[pi].u;
-		for (ie = ii; ie < b->imps.n &&
-		    muse_uid_cmp(&u, &b->imps.v[ie].u) == 0; ie++)
+			u = plays[pi].u;
+		for (ie = ii; ie < pt->imps.n && muse_uid_cmp(&u, &imps[ie].u) == 0;
+		    ie++)
 			;
-		for (pe = pi; pe < b->plays.n &&
-		    muse_uid_cmp(&u, &b->plays.v[pe].u) == 0; pe++)
+		for (pe = pi; pe < pt->plays.n &&
+		    muse_uid_cmp(&u, &plays[pe].u) == 0; pe++)
 			;
 		/* The user's segments: "*" and each cluster (deduplicated). */
-		while (ai < b->affs.n && muse_uid_cmp(&b->affs.v[ai].u, &u) < 0)
+		while (ai < pt->affs.n && muse_uid_cmp(&affs[ai].u, &u) < 0)
 			ai++;
-		if (segcap == 0 && grow((void **)&segs, &segcap, sizeof(*segs)))
-			goto nomem;
-		segs[nsegs++] = b->star;
-		for (; ai < b->affs.n && muse_uid_cmp(&b->affs.v[ai].u, &u) == 0;
-		    ai++) {
-			if (!with_segments || b->affs.v[ai].cluster == segs[nsegs - 1] ||
-			    b->affs.v[ai].cluster == b->star)
+		if (j->segcap == 0 &&
+		    grow((void **)&j->segs, &j->segcap, sizeof(*j->segs)))
+			return MUSE_ENOMEM;
+		j->segs[nsegs++] = b->star;
+		for (; ai < pt->affs.n && muse_uid_cmp(&affs[ai].u, &u) == 0; ai++) {
+			if (!with_segments || affs[ai].cluster == j->segs[nsegs - 1] ||
+			    affs[ai].cluster == b->star)
 				continue;
-			if (nsegs == segcap &&
-			    grow((void **)&segs, &segcap, sizeof(*segs)))
-				goto nomem;
-			segs[nsegs++] = b->affs.v[ai].cluster;
+			if (nsegs == j->segcap &&
+			    grow((void **)&j->segs, &j->segcap, sizeof(*j->segs)))
+				return MUSE_ENOMEM;
+			j->segs[nsegs++] = affs[ai].cluster;
 		}
+		segs = j->segs;
 		for (size_t i = ii; i < ie; i++)
-			if ((!b->o.has_dates || b->imps.v[i].ts >= from) &&
-			    (rc = credit(b, &b->imps.v[i], segs, nsegs, EV_IMPRESSION, 0)))
-				goto out;
+			if ((!b->o.has_dates || imps[i].ts >= from) &&
+			    (rc = credit(b, &imps[i], segs, nsegs, EV_IMPRESSION, 0)))
+				return rc;
 		/* Each play against the latest impression of its title. */
-		user++;
+		j->user++;
 		for (size_t p = pi, i = ii; p < pe; p++) {
-			const struct play *pl = &b->plays.v[p];
+			const struct play *pl = &plays[p];
 			const struct imp *best;
 
-			for (; i < ie && b->imps.v[i].ts <= pl->ts; i++) {
-				uint32_t t = b->trip.v[b->imps.v[i].trip].title;
+			for (; i < ie && imps[i].ts <= pl->ts; i++) {
+				uint32_t t = b->trip.v[imps[i].trip].title;
 
-				last[t].stamp = user;
+				last[t].stamp = j->user;
 				last[t].i = i;
 			}
-			if (last[pl->title].stamp != user)
+			if (last[pl->title].stamp != j->user)
 				continue;
-			best = &b->imps.v[last[pl->title].i];
+			best = &imps[last[pl->title].i];
 			if (best->ts < pl->ts - (int64_t)b->o.window_s)
 				continue;
 			if ((rc = credit(b, best, segs, nsegs, EV_PLAY, pl->dur_ms)))
-				goto out;
+				return rc;
 		}
 		ii = ie;
 		pi = pe;
 	}
-	muse_progress_report(&b->o.progress, "joining events", total, total);
-out:
-	free(last);
-	free(segs);
+	j->done += ii + pi;
+	return 0;
+}
+
+/*
+ * Sorts each part's events by user and joins it: the scratch of the sort
+ * is the array the part's events were in before, passed on to the next.
+ */
+static int sort_and_join(muse_build *b)
+{
+	struct join j;
+	void *scratch = NULL;
+	size_t nscratch = 0;      /* bytes */
+	int rc = 0;
+
+	memset(&j, 0, sizeof(j));
+	j.next = MUSE_PROGRESS_EVERY;
+	if ((j.last = calloc(b->strs.n + 1, sizeof(*j.last))) == NULL)
+		return MUSE_ENOMEM;
+	muse_progress_report(&b->o.progress, "joining events", 0,
+	    b->nimps + b->nplays);
+	for (size_t k = 0; k < NPARTS && rc == 0; k++) {
+		struct part *pt = &b->part[k];
+
+		if ((rc = sort_by_user((void **)&pt->imps.v, &pt->imps.cap,
+		    pt->imps.n, sizeof(struct imp), offsetof(struct imp, u),
+		    cmp_imp, &scratch, &nscratch)) ||
+		    (rc = sort_by_user((void **)&pt->plays.v, &pt->plays.cap,
+		    pt->plays.n, sizeof(struct play), offsetof(struct play, u),
+		    cmp_play, &scratch, &nscratch)) ||
+		    (rc = sort_by_user((void **)&pt->affs.v, &pt->affs.cap,
+		    pt->affs.n, sizeof(struct aff), offsetof(struct aff, u),
+		    cmp_aff, &scratch, &nscratch)))
+			break;
+		rc = join_part(b, pt, &j);
+		/* The part's events are done with. */
+		free(pt->imps.v);
+		free(pt->plays.v);
+		free(pt->affs.v);
+		memset(pt, 0, sizeof(*pt));
+	}
+	if (rc == 0)
+		muse_progress_report(&b->o.progress, "joining events",
+		    b->nimps + b->nplays, b->nimps + b->nplays);
+	free(scratch);
+	free(j.last);
+	free(j.segs);
 	return rc;
-nomem:
-	free(last);
-	free(segs);
-	return MUSE_ENOMEM;
 }
 
 /* ---- output ---- */
@@ -1167,8 +1248,9 @@ static int order_triples(muse_build *b)
 		rank[order[i]] = i;
 		t[i] = b->trip.v[order[i]];
 	}
-	for (size_t i = 0; i < b->imps.n; i++)
-		b->imps.v[i].trip = rank[b->imps.v[i].trip];
+	for (size_t k = 0; k < NPARTS; k++)
+		for (size_t i = 0; i < b->part[k].imps.n; i++)
+			b->part[k].imps.v[i].trip = rank[b->part[k].imps.v[i].trip];
 	free(b->trip.v);
 	b->trip.v = t;
 	b->trip.cap = n + 1;
@@ -1200,10 +1282,14 @@ static int renumber(muse_build *b)
 		b->trip.v[i].title = rank[b->trip.v[i].title];
 		b->trip.v[i].country = rank[b->trip.v[i].country];
 	}
-	for (size_t i = 0; i < b->plays.n; i++)
-		b->plays.v[i].title = rank[b->plays.v[i].title];
-	for (size_t i = 0; i < b->affs.n; i++)
-		b->affs.v[i].cluster = rank[b->affs.v[i].cluster];
+	for (size_t k = 0; k < NPARTS; k++) {
+		struct part *pt = &b->part[k];
+
+		for (size_t i = 0; i < pt->plays.n; i++)
+			pt->plays.v[i].title = rank[pt->plays.v[i].title];
+		for (size_t i = 0; i < pt->affs.n; i++)
+			pt->affs.v[i].cluster = rank[pt->affs.v[i].cluster];
+	}
 	for (size_t i = 0; i < b->bases.n; i++) {
 		struct base *t = &b->bases.v[i];
 
@@ -1244,12 +1330,13 @@ static int index_cells(muse_build *b)
 	if ((b->slot_of = calloc(b->strs.n + 1, sizeof(uint32_t))) == NULL)
 		return MUSE_ENOMEM;
 	b->slot_of[b->star] = ++b->nslots;
-	for (size_t i = 0; with_segments && i < b->affs.n; i++)
-		if (b->slot_of[b->affs.v[i].cluster] == 0)
-			b->slot_of[b->affs.v[i].cluster] = ++b->nslots;
+	for (size_t k = 0; with_segments && k < NPARTS; k++)
+		for (size_t i = 0; i < b->part[k].affs.n; i++)
+			if (b->slot_of[b->part[k].affs.v[i].cluster] == 0)
+				b->slot_of[b->part[k].affs.v[i].cluster] = ++b->nslots;
 	entries = (uint64_t)b->bases.n * b->nslots;
 	if (entries >= UINT32_MAX || entries * (sizeof(struct hot) +
-	    sizeof(struct cell)) > 16 * ((uint64_t)b->imps.n + b->plays.n) +
+	    sizeof(struct cell)) > 16 * (b->nimps + b->nplays) +
 	    ((uint64_t)4 << 20))
 		return 0;
 	b->hot.v = calloc((size_t)entries + 1, sizeof(struct hot));
@@ -1276,13 +1363,7 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	    MUSE_COUNT_UNKNOWN);
 	if (renumber(b))
 		goto nomem;
-	if (sort_by_user((void **)&b->imps.v, &b->imps.cap, b->imps.n,
-	    sizeof(struct imp), offsetof(struct imp, u), cmp_imp) ||
-	    sort_by_user((void **)&b->plays.v, &b->plays.cap, b->plays.n,
-	    sizeof(struct play), offsetof(struct play, u), cmp_play) ||
-	    sort_by_user((void **)&b->affs.v, &b->affs.cap, b->affs.n,
-	    sizeof(struct aff), offsetof(struct aff, u), cmp_aff) ||
-	    index_cells(b) || join(b))
+	if (index_cells(b) || sort_and_join(b))
 		goto nomem;
 	order = b->live.v;
 	if (muse_acc_init(&acc, b->o.lgk))

@@ -7,12 +7,20 @@
  * the key order of muse-format(5) and the "bytewise smallest asset_id"
  * tie-break of the attribution rule.
  *
- * The join works per (user, title): impressions sorted by time ascending
- * and, for equal times, asset descending; plays sorted by time.  For each
- * play at t the last impression with ts <= t is, by that order, the latest
- * one with the smallest asset among equals; it counts when ts >= t - W.
- * One pointer walks the impressions as the plays advance, so the join is
- * linear after sorting.
+ * The join works per user: the user's impressions sorted by time and, for
+ * equal times, by descending asset, then country; plays by time.  One
+ * pointer walks the impressions as the plays advance, keeping in a table
+ * by title the last impression of each title so far: for a play at t,
+ * that is the latest impression of its title with ts <= t, the one with
+ * the smallest asset among equals; it counts when ts >= t - W.  So the
+ * join is linear after sorting, and the sort is by user and time, which
+ * is mostly the order events are read in (tables are written by day).
+ *
+ * Events are read straight from their records into arrays (32 bytes an
+ * impression: its strings interned as one triple, its base key found
+ * once per triple and day), kept in NPARTS parts by user hash; each part
+ * is sorted (a counting scatter on the user hash, then an insertion sort
+ * of each user's run) and joined on its own, then freed.
  *
  * With a date range, impressions of the days counted are counted, and the
  * impressions of the window before the first day are loaded only to
@@ -22,12 +30,13 @@
  *
  * Aggregation.  Each impression carries the id of its "base" key: the
  * tuple (title, asset, date, country) reduced to the grain, interned once
- * at load.  A cell of the aggregate is (base, segment), found in a hash map
+ * at load.  A cell of the aggregate is (base, segment): at base * nslots +
+ * slot of two arrays when that table is small, else found in a hash map
  * keyed by one 64-bit word.  A cell keeps exact counters and, for each
- * distinct count, the coupons of its users in a plain vector; because the
- * join visits one user at a time, a cell skips a coupon equal to the last
- * one it took, so a vector holds each (user, cell) once.  Sketches are
- * built only at the end, from the sorted, deduplicated vectors: coupons
+ * distinct count, the coupons of its users in a chain of chunks of one
+ * pool; because the join visits one user at a time, a cell skips a coupon
+ * equal to the last one it took, so a vector holds each (user, cell) once.
+ * Sketches are built only at the end, from the sorted vectors: coupons
  * then arrive in ascending order, the cheap case for a sparse sketch.
  * Cells are sorted by key and written in order.
  *

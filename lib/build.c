@@ -1377,7 +1377,8 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 	order = b->live.v;
 	if (muse_acc_init(&acc, b->o.lgk))
 		goto nomem;
-	qsort_r(order, b->live.n, sizeof(uint32_t), cmp_cells, b);
+	if (b->live.n > 1)      /* live.v is NULL when there are no cells */
+		qsort_r(order, b->live.n, sizeof(uint32_t), cmp_cells, b);
 	muse_build_header(b, &h);
 	if ((w = muse_writer_new(out, name, &h, 0, e)) == NULL) {
 		rc = e->code;

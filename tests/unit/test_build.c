@@ -342,8 +342,37 @@ static void any_order(void)
 	muse_buf_free(&aff.bytes);
 }
 
+/* Affinities alone make no cell: an empty store, written all the same. */
+static void no_cells(void)
+{
+	static struct recs aff;
+	struct muse_event ev;
+	struct muse_err e;
+	struct mem s, out;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.table = MUSE_TABLE_AFFINITIES;
+	ev.user.h1 = 7;
+	ev.cluster.p = "k";
+	ev.cluster.n = 1;
+	add_event(&aff, &ev);
+	s = stream_of(MUSE_TABLE_AFFINITIES, &aff, NULL);
+	muse_err_clear(&e);
+	rc = build(&s, 1, &out, &e);
+	check(rc == 0 && out.n > 0, "affinities alone: an empty store (%d, %zu bytes)",
+	    rc, out.n);
+	free(out.p);
+	rc = build(NULL, 0, &out, &e);
+	check(rc == 0 && out.n > 0, "no input: an empty store (%d)", rc);
+	free(out.p);
+	free(s.p);
+	muse_buf_free(&aff.bytes);
+}
+
 int main(void)
 {
+	no_cells();
 	malformed();
 	any_order();
 	return check_done("build");

@@ -1066,6 +1066,7 @@ int muse_hll_encode(const muse_hll *h, struct muse_buf *out)
 {
 	uint32_t cnt, prev = 0, c;
 	struct walk w;
+	uint8_t *p;
 
 	if (h->reg != NULL) {
 		size_t k = (size_t)1 << h->lgk;
@@ -1082,13 +1083,21 @@ int muse_hll_encode(const muse_hll *h, struct muse_buf *out)
 	if (muse_buf_reserve(out, 3 + (size_t)cnt * 5) ||
 	    muse_buf_put_varint(out, 2 * (uint64_t)cnt))
 		return MUSE_ENOMEM;
+	/* The gaps as varints, written in place (the room is reserved). */
+	p = out->p + out->len;
 	walk_init(&w, h);
 	while ((c = walk_next(&w)) != 0) {
 		/* The first gap is from 0, which makes it the first coupon. */
-		if (muse_buf_put_varint(out, c - prev))
-			return MUSE_ENOMEM;
+		uint32_t gap = c - prev;
+
+		while (gap >= 0x80) {
+			*p++ = (uint8_t)(gap | 0x80);
+			gap >>= 7;
+		}
+		*p++ = (uint8_t)gap;
 		prev = c;
 	}
+	out->len = (size_t)(p - out->p);
 	return 0;
 }
 

@@ -31,7 +31,7 @@ static const struct option longopts[] = {
 
 static void usage(void)
 {
-	printf("Usage: muse-merge [-fhqV] [-o FILE] [--rollup week|month|all]\n"
+	printf("Usage: muse-merge [-fhqV] [-o FILE] [--rollup week|month|quarter|all]\n"
 	    "                  [--drop DIMS] [--memory SIZE] [--progress] [FILE...]\n"
 	    "Merge sketch streams (files, or concatenated on standard input, sorted\n"
 	    "or not) into one sorted stream: counters add, sketches unite.\n"
@@ -45,8 +45,8 @@ static void usage(void)
 	    "      --progress         show progress even when stderr is not a\n"
 	    "                         terminal\n"
 	    "  -q, --quiet            no progress\n"
-	    "      --rollup GRAIN     dates to weeks (ISO, Monday) or months, or\n"
-	    "                         all (drop the date dimension)\n"
+	    "      --rollup GRAIN     dates to weeks (ISO, Monday), months or\n"
+	    "                         quarters, or all (drop the date dimension)\n"
 	    "  -V, --version          show the version and exit\n"
 	    "\n"
 	    "Exit status: 0 success, 2 error (bad input, mismatched parameters,\n"
@@ -109,14 +109,16 @@ int main(int argc, char **argv)
 				o.rollup = MUSE_GRAIN_WEEK;
 			else if (strcmp(optarg, "month") == 0)
 				o.rollup = MUSE_GRAIN_MONTH;
+			else if (strcmp(optarg, "quarter") == 0)
+				o.rollup = MUSE_GRAIN_QUARTER;
 			else if (strcmp(optarg, "all") == 0)
 				o.drop |= 1u << MUSE_DIM_DATE;
 			else {
 				static const char *const grains[] = { "week", "month",
-					"all" };
+					"quarter", "all" };
 
 				muse_err_unknown(&e, "rollup", optarg,
-				    strlen(optarg), grains, 3);
+				    strlen(optarg), grains, 4);
 				return muse_cli_usage_error(prog, "%s", e.msg);
 			}
 			break;

@@ -329,6 +329,8 @@ static int transform(muse_merge *m, const uint8_t *rec, size_t n,
 		k.day = muse_week_start(k.day);
 	else if (m->o.rollup == MUSE_GRAIN_MONTH)
 		k.day = muse_month_start(k.day);
+	else if (m->o.rollup == MUSE_GRAIN_QUARTER)
+		k.day = muse_quarter_start(k.day);
 	m->scratch.len = 0;
 	if (muse_rec_encode(&m->out_h, &k, &m->acc, &m->scratch))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
@@ -340,7 +342,7 @@ static int transform(muse_merge *m, const uint8_t *rec, size_t n,
 static int set_base(muse_merge *m, const struct muse_header *h,
 	struct muse_err *e)
 {
-	static const char *const grains[] = { "day", "week", "month" };
+	static const char *const grains[] = { "day", "week", "month", "quarter" };
 
 	m->in_h = *h;
 	m->out_h = *h;

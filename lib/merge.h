@@ -12,7 +12,7 @@
 #include "stream.h"
 
 struct muse_merge_opts {
-	int rollup;           /* -1 none, MUSE_GRAIN_WEEK, MUSE_GRAIN_MONTH */
+	int rollup;           /* -1 none, MUSE_GRAIN_WEEK, _MONTH, _QUARTER */
 	uint8_t drop;         /* dimensions to drop (mask of enum muse_dim) */
 	size_t memory;        /* bytes of records held before spilling */
 	const char *tmpdir;   /* where spilled runs go */

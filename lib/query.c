@@ -618,6 +618,15 @@ static int check_dims(muse_query *q, struct muse_err *e)
 			    "the store has no %s dimension (rebuild it with "
 			    "muse-sketch --by including %s)", muse_dim_name(d),
 			    muse_dim_name(d));
+	if ((q->by & 1u << MUSE_DIM_DATE) && q->h.grain == MUSE_GRAIN_QUARTER)
+		return muse_err_set(e, MUSE_EUSAGE,
+		    "the store holds quarters, not days: it cannot be grouped "
+		    "by date");
+	if ((q->by & (1u << MUSE_G_WEEK | 1u << MUSE_G_MONTH)) &&
+	    q->h.grain == MUSE_GRAIN_QUARTER)
+		return muse_err_set(e, MUSE_EUSAGE,
+		    "the store holds quarters: it cannot be grouped by %s",
+		    q->by & 1u << MUSE_G_WEEK ? "week" : "month");
 	if ((q->by & 1u << MUSE_DIM_DATE) && q->h.grain != MUSE_GRAIN_DAY)
 		return muse_err_set(e, MUSE_EUSAGE,
 		    "the store holds %s, not days: group by %s",
@@ -1204,16 +1213,19 @@ int muse_query_rollup_file(muse_query *q, const char *path,
 	return 0;
 }
 
-/* The first day of the week or month after the one that begins on p. */
+/* The first day of the week, month or quarter after the one at p. */
 static int64_t period_next(int grain, int64_t p)
 {
-	return grain == MUSE_GRAIN_WEEK ? p + 7 : muse_month_start(p + 31);
+	return grain == MUSE_GRAIN_WEEK ? p + 7 :
+	    grain == MUSE_GRAIN_MONTH ? muse_month_start(p + 31) :
+	    muse_quarter_start(p + 92);
 }
 
 static int64_t period_start(int grain, int64_t day)
 {
 	return grain == MUSE_GRAIN_WEEK ? muse_week_start(day) :
-	    muse_month_start(day);
+	    grain == MUSE_GRAIN_MONTH ? muse_month_start(day) :
+	    muse_quarter_start(day);
 }
 
 /*
@@ -1268,8 +1280,9 @@ static struct rollup *pick_rollup(muse_query *q, const muse_store *st,
 				continue;
 			days = hi - lo + 1;
 		}
-		if (days > best_days || (days == best_days &&
-		    g == MUSE_GRAIN_MONTH)) {
+		/* Equal days: the coarser grain, fewer records. */
+		if (days > best_days || (days == best_days && best != NULL &&
+		    g > best->h.grain)) {
 			best = &q->rollup[i];
 			best_days = days;
 			*from = lo;

@@ -309,6 +309,8 @@ int muse_store_days(const muse_store *s, int64_t *from, int64_t *to)
 		hi += 6;
 	else if (h->grain == MUSE_GRAIN_MONTH)
 		hi = muse_month_start(muse_month_start(hi) + 31) - 1;
+	else if (h->grain == MUSE_GRAIN_QUARTER)
+		hi = muse_quarter_start(muse_quarter_start(hi) + 92) - 1;
 	*from = lo;
 	*to = hi;
 	return 0;

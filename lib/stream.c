@@ -129,7 +129,7 @@ int muse_hash_parse(const char *s, uint8_t *hash, uint64_t *seed)
 int muse_header_compatible(const struct muse_header *a,
 	const struct muse_header *b, struct muse_err *e)
 {
-	static const char *const grains[] = { "day", "week", "month" };
+	static const char *const grains[] = { "day", "week", "month", "quarter" };
 	char x[64], y[64];
 
 	if (a->kind != b->kind)
@@ -155,7 +155,7 @@ int muse_header_compatible(const struct muse_header *a,
 	}
 	if ((a->dims & (1u << MUSE_DIM_DATE)) && a->grain != b->grain)
 		return muse_err_set(e, MUSE_EPARAM, "date grains differ: %s vs %s",
-		    grains[a->grain % 3], grains[b->grain % 3]);
+		    grains[a->grain % 4], grains[b->grain % 4]);
 	if (a->lgk != b->lgk)
 		return muse_err_set(e, MUSE_EPARAM,
 		    "hll precision differs: lgk %u vs %u", a->lgk, b->lgk);
@@ -245,7 +245,7 @@ int muse_header_parse(const uint8_t *p, struct muse_header *h,
 		break;
 	case MUSE_KIND_SKETCH:
 	case MUSE_KIND_DELTA:
-		if (h->dims >= 1u << MUSE_NDIMS || h->grain > MUSE_GRAIN_MONTH ||
+		if (h->dims >= 1u << MUSE_NDIMS || h->grain > MUSE_GRAIN_QUARTER ||
 		    h->lgk < 4 || h->lgk > 21 || h->metrics != MUSE_METRICS_V1 ||
 		    h->table != 0 ||
 		    (!(h->dims & 1u << MUSE_DIM_DATE) && h->grain != MUSE_GRAIN_DAY))

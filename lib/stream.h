@@ -51,7 +51,8 @@ enum muse_dim {
 };
 
 /* Date grain of a sketch stream's date dimension. */
-enum muse_grain { MUSE_GRAIN_DAY = 0, MUSE_GRAIN_WEEK = 1, MUSE_GRAIN_MONTH = 2 };
+enum muse_grain { MUSE_GRAIN_DAY = 0, MUSE_GRAIN_WEEK = 1, MUSE_GRAIN_MONTH = 2,
+	MUSE_GRAIN_QUARTER = 3 };
 
 #define MUSE_FLAG_SORTED 0x01
 #define MUSE_HASH_XXH3 1

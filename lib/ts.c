@@ -125,6 +125,15 @@ int64_t muse_month_start(int64_t day)
 	return day - (d - 1);
 }
 
+int64_t muse_quarter_start(int64_t day)
+{
+	int y;
+	unsigned m, d;
+
+	muse_civil_from_days(day, &y, &m, &d);
+	return muse_days_from_civil(y, m - (m - 1) % 3, 1);
+}
+
 char *muse_day_format(int64_t day, char *buf)
 {
 	int y;

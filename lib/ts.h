@@ -33,6 +33,8 @@ int muse_day_parse(const char *s, size_t n, int64_t *day);
 void muse_iso_week(int64_t day, int *year, unsigned *week);
 int64_t muse_week_start(int64_t day);
 int64_t muse_month_start(int64_t day);
+/* The first day of the calendar quarter of day. */
+int64_t muse_quarter_start(int64_t day);
 
 /*
  * Checks an identifier (SPEC 3): 1 to 255 bytes of valid UTF-8 with no

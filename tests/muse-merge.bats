@@ -59,7 +59,7 @@ D=$BATS_FILE_TMPDIR
 	suggests "$p: unknown option \"--rolup\"; did you mean \"--rollup\"?" $p --rolup week "$s"
 	suggests "$p: unknown option \"--memroy\"; did you mean \"--memory\"?" $p --memroy=1M "$s"
 	suggests "$p: unknown rollup \"mnth\"; did you mean \"month\"?" $p --rollup mnth "$s"
-	suggests "$p: unknown rollup \"year\" (week, month, all)" $p --rollup year "$s"
+	suggests "$p: unknown rollup \"year\" (week, month, quarter, all)" $p --rollup year "$s"
 	suggests "$p: unknown dimension \"contry\"; did you mean \"country\"?" $p --drop contry "$s"
 }
 

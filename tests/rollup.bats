@@ -19,7 +19,8 @@ setup_file() {
 	muse-sketch -o store.msk impressions.mev plays.mev affinities.mev &&
 	    muse-delta stamp -o v1.msk store.msk 1 &&
 	    muse-merge --rollup month -o month.msk v1.msk &&
-	    muse-merge --rollup week -o week.msk v1.msk || return 1
+	    muse-merge --rollup week -o week.msk v1.msk &&
+	    muse-merge --rollup quarter -o quarter.msk v1.msk || return 1
 	# Another version: one more day of someone else's events merged in.
 	muse-gen -q -O more --users 200 --days 1 --titles 15 --seed 9 \
 	    --start 2025-07-15 || return 1
@@ -93,8 +94,26 @@ rollup_same() {
 	rollup_same "$D/week.msk"
 }
 
-@test "both roll-ups at once: the same answers" {
-	rollup_same "$D/week.msk" "$D/month.msk"
+@test "quarter roll-up: every query answers as the day store, byte for byte" {
+	rollup_same "$D/quarter.msk"
+}
+
+@test "all three roll-ups at once: the same answers" {
+	rollup_same "$D/week.msk" "$D/month.msk" "$D/quarter.msk"
+}
+
+@test "a quarter roll-up answers a quarter, and cannot be grouped by month" {
+	run --separate-stderr muse-query --stats --rollup "$D/month.msk" \
+	    --rollup "$D/quarter.msk" -d 2025-Q3 -t t0003 -b segment "$D/v1.msk"
+	expect_status 0
+	muse-cat "$D/quarter.msk" | head -1 | grep -q " grain=quarter " ||
+	    fail "$(muse-cat "$D/quarter.msk" | head -1)"
+	run --separate-stderr muse-query -b month "$D/quarter.msk"
+	expect_status 2
+	expect_stderr_contains "the store holds quarters: it cannot be grouped by month"
+	run --separate-stderr muse-merge --rollup month "$D/quarter.msk"
+	expect_status 2
+	expect_stderr_contains "cannot roll up a stream of quarters to months"
 }
 
 @test "--stats: whole months come from the roll-up, the other days from the store" {

@@ -15,5 +15,5 @@ complete -c muse-merge -l memory -x -a '256M 512M 1G 2G 4G' -d 'Memory before sp
 complete -c muse-merge -s o -l output -r -F -d 'Write FILE atomically instead of stdout'
 complete -c muse-merge -l progress -d 'Show progress even when stderr is not a terminal'
 complete -c muse-merge -s q -l quiet -d 'No progress'
-complete -c muse-merge -l rollup -x -a 'week month all' -d 'Coarsen dates'
+complete -c muse-merge -l rollup -x -a 'week month quarter all' -d 'Coarsen dates'
 complete -c muse-merge -s V -l version -d 'Show the version and exit'

@@ -63,7 +63,7 @@ fi
 read -r gen_s sketch_s < "$work/made"
 # The roll-ups a producer publishes beside the store (muse-merge --rollup):
 # queries over whole months or weeks read them instead of the days.
-if [ ! -f "$work/month.msk" ] || [ "$work/month.msk" -ot "$store" ] ||
+if [ ! -f "$work/quarter.msk" ] || [ "$work/month.msk" -ot "$store" ] ||
     ! muse-cat "$work/month.msk" 2> /dev/null | head -1 | grep -q rollup-of; then
 	log "roll-ups"
 	t0=$(now)
@@ -71,10 +71,13 @@ if [ ! -f "$work/month.msk" ] || [ "$work/month.msk" -ot "$store" ] ||
 	t1=$(now)
 	muse-merge -q --rollup week -o "$work/week.msk" "$store"
 	t2=$(now)
-	printf '%.1f %.1f\n' "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t2 - $t1" | bc -l)" > "$work/rollups"
+	muse-merge -q --rollup quarter -o "$work/quarter.msk" "$store"
+	t3=$(now)
+	printf '%.1f %.1f %.1f\n' "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t2 - $t1" | bc -l)" \
+		"$(echo "$t3 - $t2" | bc -l)" > "$work/rollups"
 fi
-read -r month_s week_s < "$work/rollups"
-R=(--rollup "$work/month.msk" --rollup "$work/week.msk")
+read -r month_s week_s quarter_s < "$work/rollups"
+R=(--rollup "$work/quarter.msk" --rollup "$work/month.msk" --rollup "$work/week.msk")
 keys=$(muse-delta info "$store" | sed -n 's/.*, \([0-9]*\) records).*/\1/p')
 store_bytes=$(wc -c < "$store")
 nblocks=$(muse-query "$store" -t '-' -m impressions --stats 2>&1 >/dev/null | sed -n 's/.*read [0-9]* of \([0-9]*\) indexed.*/\1/p')
@@ -244,7 +247,7 @@ cat <<EOF
 
 Written by \`tests/bench/serve.sh\` (from \`make bench\`) on $(date -u +%F), the toolkit at $rev.
 
-- Store: \`muse-gen --events --users $USERS --titles $TITLES --days $DAYS --start $START\` ($gen_s s), \`muse-sketch\` at the default grain ($sketch_s s): **$keys keys**, $store_bytes bytes in $nblocks blocks. Its roll-ups, made from it and bound to it (\`muse-merge --rollup month\`, $month_s s, $(wc -c < "$work/month.msk") bytes; \`--rollup week\`, $week_s s, $(wc -c < "$work/week.msk") bytes), are given to every query (\`muse-query --rollup month.msk --rollup week.msk\`): the quarter's queries read its three months from the month roll-up, the one-day query reads the store.
+- Store: \`muse-gen --events --users $USERS --titles $TITLES --days $DAYS --start $START\` ($gen_s s), \`muse-sketch\` at the default grain ($sketch_s s): **$keys keys**, $store_bytes bytes in $nblocks blocks. Its roll-ups, made from it and bound to it (\`muse-merge --rollup quarter\`, $quarter_s s, $(wc -c < "$work/quarter.msk") bytes; \`month\`, $month_s s, $(wc -c < "$work/month.msk") bytes; \`week\`, $week_s s, $(wc -c < "$work/week.msk") bytes), are given to every query (\`muse-query --rollup quarter.msk --rollup month.msk --rollup week.msk\`): the quarter's queries read the quarter roll-up, the one-day query reads the store.
 - Titles: the one with the most impressions, $top ($(impr_of "$top") impressions, rank 1; its sketches are dense, so its keys fill the most blocks), and the median title with 3 assets or more, $med ($(impr_of "$med") impressions, rank $(rank_of "$med") of $(wc -l < "$work/all-titles")). Segments: the two largest clusters, $segs. Day: $mid; quarter: $period.
 - Cold process: \`tests/bench/coldrun $RUNS\` (posix_spawn + wait4, stdout to /dev/null; wall clock, and the child's CPU time, user + system), store in the page cache. For scale, a cold \`/bin/true\` takes $cold_true ms and \`muse-query --version\` $cold_version ms (median).
 - Load average (1, 5, 15 min) before: $load0; after: $load1 ($(nproc) cores; the machine was shared with other work during the run when these exceed about 1).

@@ -209,7 +209,7 @@ static muse_store *open_rollup(const char *path, struct muse_err *e)
 	if (r != NULL && muse_store_header(r)->src_content == 0) {
 		muse_err_where(e, path, 0, UINT64_MAX);
 		muse_err_set(e, MUSE_EUSAGE, "not a roll-up of a store (make one "
-		    "with muse-merge --rollup week|month STORE)");
+		    "with muse-merge --rollup week|month|quarter STORE)");
 		muse_store_free(r);
 		r = NULL;
 	}
@@ -676,9 +676,7 @@ int main(int argc, char **argv)
 		}
 	for (int i = optind; i < argc && status == MUSE_EXIT_OK; i++) {
 		char *path = NULL;
-		uint64_t version;
-
-		uint64_t used, blocks, stale;
+		uint64_t version, used, blocks, stale;
 
 		if (resolve(argv[i], as_of, &path, &version, &e) ||
 		    muse_query_add_store(q, path, &e)) {
@@ -702,9 +700,7 @@ int main(int argc, char **argv)
 		status = MUSE_EXIT_ERROR;
 	}
 	if (stats && status == MUSE_EXIT_OK) {
-		uint64_t nread, ntotal, nscanned;
-
-		uint64_t used, rblocks, stale;
+		uint64_t nread, ntotal, nscanned, used, rblocks, stale;
 
 		muse_query_stats(q, &nread, &ntotal, &nscanned);
 		muse_query_rollup_stats(q, &used, &rblocks, &stale);

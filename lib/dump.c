@@ -10,8 +10,6 @@
 #include "sketch.h"
 #include "ts.h"
 
-static const char *const grains[] = { "day", "week", "month", "quarter" };
-
 void muse_dump_header(const struct muse_header *h, char *buf, size_t n)
 {
 	size_t len;
@@ -36,7 +34,7 @@ void muse_dump_header(const struct muse_header *h, char *buf, size_t n)
 	if (len < n)
 		snprintf(buf + len, n - len,
 		    "%s grain=%s lgk=%u window=%us qualify=%.3fs authentic=%.3fs "
-		    "sorted=%s", h->dims ? "" : "none", grains[h->grain % 4], h->lgk,
+		    "sorted=%s", h->dims ? "" : "none", muse_grain_name(h->grain), h->lgk,
 		    h->window_s, h->qualify_ms / 1000.0, h->authentic_ms / 1000.0,
 		    h->flags & MUSE_FLAG_SORTED ? "yes" : "no");
 	len = strlen(buf);

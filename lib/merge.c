@@ -342,8 +342,6 @@ static int transform(muse_merge *m, const uint8_t *rec, size_t n,
 static int set_base(muse_merge *m, const struct muse_header *h,
 	struct muse_err *e)
 {
-	static const char *const grains[] = { "day", "week", "month", "quarter" };
-
 	m->in_h = *h;
 	m->out_h = *h;
 	m->out_h.flags = MUSE_FLAG_SORTED;
@@ -355,7 +353,7 @@ static int set_base(muse_merge *m, const struct muse_header *h,
 		if (h->grain != MUSE_GRAIN_DAY && h->grain != m->o.rollup)
 			return muse_err_set(e, MUSE_EUSAGE,
 			    "cannot roll up a stream of %ss to %ss",
-			    grains[h->grain], grains[m->o.rollup]);
+			    muse_grain_name(h->grain), muse_grain_name(m->o.rollup));
 		m->out_h.grain = (uint8_t)m->o.rollup;
 	}
 	if (!(m->out_h.dims & 1u << MUSE_DIM_DATE))

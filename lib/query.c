@@ -1181,7 +1181,7 @@ void muse_query_rollup(muse_query *q, muse_store *r)
 int muse_query_rollup_file(muse_query *q, const char *path,
 	struct muse_err *e)
 {
-	struct rollup *r = &q->rollup[q->nrollups];
+	struct rollup *r;
 	uint8_t hb[MUSE_HEADER_SIZE];
 	FILE *fp;
 	size_t n;
@@ -1190,6 +1190,7 @@ int muse_query_rollup_file(muse_query *q, const char *path,
 	if (q->nrollups == MUSE_QUERY_MAX_ROLLUPS)
 		return muse_err_set(e, MUSE_EUSAGE, "at most %d roll-ups",
 		    MUSE_QUERY_MAX_ROLLUPS);
+	r = &q->rollup[q->nrollups];
 	muse_err_where(e, path, 0, UINT64_MAX);
 	if (strcmp(path, "-") == 0)
 		return muse_err_set(e, MUSE_EUSAGE, "a roll-up must be an indexed "
@@ -1204,7 +1205,7 @@ int muse_query_rollup_file(muse_query *q, const char *path,
 		return e->code;
 	if (r->h.kind != MUSE_KIND_SKETCH || r->h.src_content == 0)
 		return muse_err_set(e, MUSE_EUSAGE, "not a roll-up of a store (make "
-		    "one with muse-merge --rollup week|month STORE)");
+		    "one with muse-merge --rollup week|month|quarter STORE)");
 	if ((r->path = strdup(path)) == NULL)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	r->st = NULL;

@@ -80,6 +80,14 @@ const char *muse_kind_name(int kind)
 	return "unknown";
 }
 
+const char *muse_grain_name(int grain)
+{
+	static const char *const names[] = { "day", "week", "month", "quarter" };
+
+	return grain >= 0 && grain <= MUSE_GRAIN_QUARTER ? names[grain] :
+	    "unknown";
+}
+
 const char *muse_dim_name(int dim)
 {
 	return dim >= 0 && dim < MUSE_NDIMS ? dim_names[dim] : "unknown";
@@ -129,7 +137,6 @@ int muse_hash_parse(const char *s, uint8_t *hash, uint64_t *seed)
 int muse_header_compatible(const struct muse_header *a,
 	const struct muse_header *b, struct muse_err *e)
 {
-	static const char *const grains[] = { "day", "week", "month", "quarter" };
 	char x[64], y[64];
 
 	if (a->kind != b->kind)
@@ -155,7 +162,7 @@ int muse_header_compatible(const struct muse_header *a,
 	}
 	if ((a->dims & (1u << MUSE_DIM_DATE)) && a->grain != b->grain)
 		return muse_err_set(e, MUSE_EPARAM, "date grains differ: %s vs %s",
-		    grains[a->grain % 4], grains[b->grain % 4]);
+		    muse_grain_name(a->grain), muse_grain_name(b->grain));
 	if (a->lgk != b->lgk)
 		return muse_err_set(e, MUSE_EPARAM,
 		    "hll precision differs: lgk %u vs %u", a->lgk, b->lgk);
@@ -251,7 +258,7 @@ int muse_header_parse(const uint8_t *p, struct muse_header *h,
 		    (!(h->dims & 1u << MUSE_DIM_DATE) && h->grain != MUSE_GRAIN_DAY))
 			return muse_err_set(e, MUSE_EFORMAT, "bad %s schema",
 			    muse_kind_name(h->kind));
-		/* Only a roll-up of weeks or months names its source. */
+		/* Only a roll-up (weeks, months, quarters) names its source. */
 		if ((h->src_content || h->src_version) &&
 		    (h->kind != MUSE_KIND_SKETCH || h->grain == MUSE_GRAIN_DAY ||
 		    h->src_content == 0))
@@ -299,6 +306,7 @@ struct muse_writer {
 	struct muse_buf index;    /* the entries so far */
 	struct muse_buf first;    /* first key of the open block */
 	struct muse_buf last;     /* key of the last record added */
+	struct muse_buf title;    /* title of the open block's first key */
 	struct muse_zone zone;    /* what the open block's keys hold */
 };
 
@@ -440,19 +448,11 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 			return muse_err_set(e, MUSE_EFORMAT,
 			    "record without a valid key");
 		if ((w->dims & 1u << MUSE_DIM_TITLE) && w->block_records &&
-		    w->raw.len >= MUSE_BLOCK_TITLE_MIN) {
-			struct muse_key f;
-			const uint8_t *fa;
-
-			if (muse_key_decode(w->dims, w->first.p, w->first.p +
-			    w->first.len, &f, &fa))
-				return muse_err_set(e, MUSE_EFORMAT,
-				    "record without a valid key");
-			if ((f.s[MUSE_DIM_TITLE].n != k.s[MUSE_DIM_TITLE].n ||
-			    memcmp(f.s[MUSE_DIM_TITLE].p, k.s[MUSE_DIM_TITLE].p,
-			    k.s[MUSE_DIM_TITLE].n) != 0) && flush_block(w, e))
-				return e->code;
-		}
+		    w->raw.len >= MUSE_BLOCK_TITLE_MIN &&
+		    (w->title.len != k.s[MUSE_DIM_TITLE].n ||
+		    memcmp(w->title.p, k.s[MUSE_DIM_TITLE].p, w->title.len) != 0) &&
+		    flush_block(w, e))
+			return e->code;
 	}
 	start = w->raw.len;
 	if (muse_buf_put_varint(&w->raw, n) || muse_buf_put(&w->raw, rec, n))
@@ -466,6 +466,11 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 		    w->last.len))))
 			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		if (w->block_records == 0) {
+			w->title.len = 0;
+			if ((w->dims & 1u << MUSE_DIM_TITLE) &&
+			    muse_buf_put(&w->title, k.s[MUSE_DIM_TITLE].p,
+			    k.s[MUSE_DIM_TITLE].n))
+				return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 			w->zone.min_day = UINT32_MAX;
 			w->zone.max_day = 0;
 			memset(w->zone.bits, 0, sizeof(w->zone.bits));
@@ -602,6 +607,7 @@ void muse_writer_free(muse_writer *w)
 	XXH3_freeState(w->content);
 	muse_buf_free(&w->index);
 	muse_buf_free(&w->first);
+	muse_buf_free(&w->title);
 	muse_buf_free(&w->last);
 	muse_buf_free(&w->raw);
 	muse_buf_free(&w->packed);

@@ -124,6 +124,8 @@ int muse_table_parse(const char *s);  /* enum value or -1 */
 /* The same, or MUSE_EUSAGE with "unknown table" and the nearest name in e. */
 int muse_table_lookup(const char *s, struct muse_err *e);
 const char *muse_dim_name(int dim);
+/* "day", "week", "month", "quarter" (or "unknown"). */
+const char *muse_grain_name(int grain);
 int muse_dim_parse(const char *s, size_t n);
 
 /*

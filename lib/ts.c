@@ -228,7 +228,30 @@ static int parse_epoch(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
-int muse_ts_parse(const char *s, size_t n, int64_t *out)
+void muse_ts_cache_init(struct muse_ts_cache *c)
+{
+	memset(c->date, 0, sizeof(c->date));
+	c->day = -1;
+}
+
+/* The date of a timestamp (at least 19 bytes), from c when it has it. */
+static int ts_date(const char *s, struct muse_ts_cache *c, int64_t *day)
+{
+	if (c == NULL)
+		return parse_date(s, 1970, day);
+	if (c->day >= 0 && memcmp(s, c->date, 10) == 0) {
+		*day = c->day;
+		return 0;
+	}
+	if (parse_date(s, 1970, day) < 0)
+		return -1;
+	memcpy(c->date, s, 10);
+	c->day = *day;
+	return 0;
+}
+
+static int ts_parse(const char *s, size_t n, struct muse_ts_cache *c,
+	int64_t *out)
 {
 	int64_t day, t;
 	int tod, off = 0;
@@ -236,7 +259,7 @@ int muse_ts_parse(const char *s, size_t n, int64_t *out)
 
 	if (n > 0 && s[0] >= '0' && s[0] <= '9' && (n < 5 || s[4] != '-'))
 		return parse_epoch(s, n, out);
-	if (n < 19 || parse_date(s, 1970, &day) < 0 ||
+	if (n < 19 || ts_date(s, c, &day) < 0 ||
 	    (s[10] != 'T' && s[10] != ' ') || (tod = parse_time(s + 11)) < 0)
 		return -1;
 	i = 19;
@@ -281,18 +304,62 @@ int muse_ts_parse(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
+int muse_ts_parse(const char *s, size_t n, int64_t *out)
+{
+	return ts_parse(s, n, NULL, out);
+}
+
+int muse_ts_parse_cached(const char *s, size_t n, struct muse_ts_cache *c,
+	int64_t *out)
+{
+	return ts_parse(s, n, c, out);
+}
+
 /* ------------------------------------------------------------------ */
 /* Identifiers and durations                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Whether all eight bytes of x are printable ASCII (0x20..0x7E): no high
+ * bit, no byte below 0x20, no DEL.  Each test is the exact "some byte is
+ * less than k" word trick (k <= 0x80), so nothing is ever let through.
+ */
+static inline int printable8(uint64_t x)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t high = UINT64_C(0x8080808080808080);
+	uint64_t del = x ^ (ones * 0x7F);
+
+	return ((x | ((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) &
+	    high) == 0;
+}
+
 const char *muse_ident_check(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	uint64_t x;
 
 	if (n == 0)
 		return "empty";
 	if (n > 255)
 		return "longer than 255 bytes";
+	/*
+	 * Most identifiers are plain ASCII: take them eight bytes at a time
+	 * (the tail padded with 'A'), and leave the byte loop below the first
+	 * word that holds anything else, so that it finds the same fault.
+	 */
+	while (end - p >= 8) {
+		memcpy(&x, p, 8);
+		if (!printable8(x))
+			break;
+		p += 8;
+	}
+	if (end - p < 8) {
+		x = UINT64_C(0x4141414141414141);
+		memcpy(&x, p, (size_t)(end - p));
+		if (printable8(x))
+			return NULL;
+	}
 	while (p < end) {
 		unsigned c = *p, cp, k, min;
 

@@ -355,8 +355,30 @@ const char *muse_ident_check(const char *s, size_t n)
 		p += 8;
 	}
 	if (end - p < 8) {
-		x = UINT64_C(0x4141414141414141);
-		memcpy(&x, p, (size_t)(end - p));
+		size_t r = (size_t)(end - p);
+
+		/*
+		 * The tail in whole loads (a byte-wise copy would stall the
+		 * word load behind it): the last eight bytes when the field
+		 * has them, else two overlapping loads padded with 'A'.
+		 */
+		if (n >= 8) {
+			memcpy(&x, end - 8, 8);
+		} else if (r >= 4) {
+			uint32_t a, b;
+
+			memcpy(&a, p, 4);
+			memcpy(&b, end - 4, 4);
+			x = a | (uint64_t)b << 32;
+		} else if (r >= 2) {
+			uint16_t a, b;
+
+			memcpy(&a, p, 2);
+			memcpy(&b, end - 2, 2);
+			x = UINT64_C(0x4141414100000000) | a | (uint64_t)b << 16;
+		} else {
+			x = UINT64_C(0x4141414141414100) | p[0];
+		}
 		if (printable8(x))
 			return NULL;
 	}

@@ -403,11 +403,13 @@ int muse_ingest_next(muse_ingest *g, struct muse_event *ev,
 		ev->kind = MUSE_KIND_PLAY;
 		if (g->col[C_KIND] >= 0) {
 			const char *k = g->row.field[g->col[C_KIND]];
+			size_t kn = g->row.len[g->col[C_KIND]];
 
-			/* An empty kind is a missing one: a play (SPEC 3). */
-			if (strcmp(k, "preview") == 0)
+			/* An empty kind is a missing one: a play (SPEC 3).
+			 * (Fields hold no NUL, so lengths and bytes decide.) */
+			if (kn == 7 && memcmp(k, "preview", 7) == 0)
 				ev->kind = MUSE_KIND_PREVIEW;
-			else if (strcmp(k, "play") != 0 && *k != '\0')
+			else if (!(kn == 4 && memcmp(k, "play", 4) == 0) && kn != 0)
 				return bad_field(g, e, C_KIND,
 				    "expected play or preview");
 		}

@@ -200,10 +200,20 @@ int muse_day_parse(const char *s, size_t n, int64_t *day)
 /* "HH:MM:SS" at s (8 bytes), second 60 refused; seconds of day or -1. */
 static int parse_time(const char *s)
 {
-	int h = digits(s, 2), m = digits(s + 3, 2), sec = digits(s + 6, 2);
+	/* As unsigned differences, any byte but a digit is above 9. */
+	unsigned d[6] = {
+		(unsigned char)s[0] - '0', (unsigned char)s[1] - '0',
+		(unsigned char)s[3] - '0', (unsigned char)s[4] - '0',
+		(unsigned char)s[6] - '0', (unsigned char)s[7] - '0'
+	};
+	int h, m, sec;
 
-	if (h < 0 || m < 0 || sec < 0 || s[2] != ':' || s[5] != ':')
+	if ((d[0] > 9) | (d[1] > 9) | (d[2] > 9) | (d[3] > 9) | (d[4] > 9) |
+	    (d[5] > 9) | (s[2] != ':') | (s[5] != ':'))
 		return -1;
+	h = (int)(d[0] * 10 + d[1]);
+	m = (int)(d[2] * 10 + d[3]);
+	sec = (int)(d[4] * 10 + d[5]);
 	if (h > 23 || m > 59 || sec > 59)
 		return -1;
 	return h * 3600 + m * 60 + sec;

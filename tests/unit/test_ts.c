@@ -482,6 +482,50 @@ static void test_ts_cached(void)
 	    "results as without");
 }
 
+/*
+ * Every hour 00..99 with edge minutes and seconds, and every position of
+ * the time holding each byte that is not what belongs there: accepted
+ * exactly when the fields are in range, at the right second of the day.
+ */
+static void test_time_fields(void)
+{
+	static const char odd[] = "/:;0 aZ\x7F\xB0";
+	static const int ms[] = { 0, 9, 10, 59, 60, 99 };
+	int64_t day0 = utc(2025, 7, 1, 0, 0, 0);
+	int good = 1;
+	char t[32];
+
+	for (int h = 0; h < 100; h++)
+		for (size_t i = 0; i < 6; i++)
+			for (size_t j = 0; j < 6; j++) {
+				int64_t got = -42;
+				int r, ok = h <= 23 && ms[i] <= 59 && ms[j] <= 59;
+
+				snprintf(t, sizeof(t), "2025-07-01T%02d:%02d:%02dZ", h,
+				    ms[i], ms[j]);
+				r = muse_ts_parse(t, strlen(t), &got);
+				if (ok ? r != 0 || got != day0 + h * 3600 + ms[i] * 60 +
+				    ms[j] : r != -1)
+					good = 0;
+			}
+	for (size_t pos = 11; pos < 19; pos++)
+		for (size_t k = 0; k < sizeof(odd) - 1; k++) {
+			int64_t got = -42;
+			int r, ok;
+
+			strcpy(t, "2025-07-01T12:34:56Z");
+			t[pos] = odd[k];
+			/* only a digit where a digit was, in range, is fine */
+			ok = (pos == 13 || pos == 16) ? odd[k] == ':' :
+			    odd[k] == '0';
+			r = muse_ts_parse(t, strlen(t), &got);
+			if (ok ? r != 0 : r != -1)
+				good = 0;
+		}
+	check(good, "times: every hour with edge minutes and seconds, and any "
+	    "odd byte in the time, accepted exactly when valid");
+}
+
 static void dur(const char *s, int ok, uint64_t want)
 {
 	uint64_t got = 424242;
@@ -542,6 +586,7 @@ int main(void)
 	test_ident();
 	test_ident_words();
 	test_ts_cached();
+	test_time_fields();
 	test_duration();
 	return check_done("test_ts");
 }

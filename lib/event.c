@@ -31,48 +31,88 @@ void muse_uid_hash_ds(const char *id, size_t n, uint64_t seed,
 	muse_murmur3_128(id, n, seed, &u->h1, &u->h2);
 }
 
-static int put_uid(struct muse_buf *b, const struct muse_uid *u)
+/*
+ * The encoder runs once per input row: it makes room for the longest
+ * record the event can give at once and writes through a pointer, with
+ * no call per field.
+ */
+static inline uint8_t *put_varint(uint8_t *o, uint64_t v)
 {
-	if (muse_buf_reserve(b, 16))
-		return MUSE_ENOMEM;
-	muse_st64(b->p + b->len, u->h1);
-	muse_st64(b->p + b->len + 8, u->h2);
-	b->len += 16;
-	return 0;
+	while (v >= 0x80) {
+		*o++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*o++ = (uint8_t)v;
+	return o;
+}
+
+static inline uint8_t *put_uid(uint8_t *o, const struct muse_uid *u)
+{
+	muse_st64(o, u->h1);
+	muse_st64(o + 8, u->h2);
+	return o + 16;
+}
+
+static inline uint8_t *put_str(uint8_t *o, const struct muse_str *s)
+{
+	o = put_varint(o, s->n);
+	if (s->n)
+		memcpy(o, s->p, s->n);
+	return o + s->n;
 }
 
 int muse_event_encode(const struct muse_event *ev, struct muse_buf *b)
 {
-	int rc = 0;
+	size_t max;
+	uint8_t *o;
 
+	/* Two varints, the user hash, the kind and three strings at most. */
 	switch (ev->table) {
 	case MUSE_TABLE_IMPRESSIONS:
-		rc |= muse_buf_put_varint(b, (uint64_t)ev->ts);
-		rc |= put_uid(b, &ev->user);
-		rc |= muse_buf_put_str(b, ev->asset.p, ev->asset.n);
-		rc |= muse_buf_put_str(b, ev->title.p, ev->title.n);
-		rc |= muse_buf_put_str(b, ev->country.p, ev->country.n);
+		max = 10 + 16 + 30 + ev->asset.n + ev->title.n + ev->country.n;
 		break;
 	case MUSE_TABLE_PLAYS:
-		rc |= muse_buf_put_varint(b, (uint64_t)ev->ts);
-		rc |= put_uid(b, &ev->user);
-		rc |= muse_buf_put_str(b, ev->title.p, ev->title.n);
-		rc |= muse_buf_put_varint(b, ev->duration_ms);
-		rc |= muse_buf_put_u8(b, (uint8_t)ev->kind);
+		max = 10 + 16 + 10 + ev->title.n + 10 + 1;
 		break;
 	case MUSE_TABLE_AFFINITIES:
-		rc |= put_uid(b, &ev->user);
-		rc |= muse_buf_put_str(b, ev->cluster.p, ev->cluster.n);
+		max = 16 + 10 + ev->cluster.n;
 		break;
 	case MUSE_TABLE_ASSETS:
-		rc |= muse_buf_put_str(b, ev->asset.p, ev->asset.n);
-		rc |= muse_buf_put_str(b, ev->title.p, ev->title.n);
-		rc |= muse_buf_put_str(b, ev->type.p, ev->type.n);
+		max = 30 + ev->asset.n + ev->title.n + ev->type.n;
 		break;
 	default:
 		return MUSE_EUSAGE;
 	}
-	return rc ? MUSE_ENOMEM : 0;
+	if (muse_buf_reserve(b, max))
+		return MUSE_ENOMEM;
+	o = b->p + b->len;
+	switch (ev->table) {
+	case MUSE_TABLE_IMPRESSIONS:
+		o = put_varint(o, (uint64_t)ev->ts);
+		o = put_uid(o, &ev->user);
+		o = put_str(o, &ev->asset);
+		o = put_str(o, &ev->title);
+		o = put_str(o, &ev->country);
+		break;
+	case MUSE_TABLE_PLAYS:
+		o = put_varint(o, (uint64_t)ev->ts);
+		o = put_uid(o, &ev->user);
+		o = put_str(o, &ev->title);
+		o = put_varint(o, ev->duration_ms);
+		*o++ = (uint8_t)ev->kind;
+		break;
+	case MUSE_TABLE_AFFINITIES:
+		o = put_uid(o, &ev->user);
+		o = put_str(o, &ev->cluster);
+		break;
+	case MUSE_TABLE_ASSETS:
+		o = put_str(o, &ev->asset);
+		o = put_str(o, &ev->title);
+		o = put_str(o, &ev->type);
+		break;
+	}
+	b->len = (size_t)(o - b->p);
+	return 0;
 }
 
 static int get_uid(const uint8_t **pp, const uint8_t *end, struct muse_uid *u)

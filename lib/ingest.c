@@ -50,6 +50,7 @@ struct muse_ingest {
 	const char *pending;
 	size_t pending_len;
 	struct muse_uid pending_user;
+	struct muse_ts_cache ts_cache;  /* the date of the last timestamp */
 };
 
 /*
@@ -129,6 +130,7 @@ muse_ingest *muse_ingest_new(muse_csv *csv, int table, uint64_t seed,
 	g->csv = csv;
 	g->seed = seed;
 	g->hash = MUSE_HASH_XXH3;
+	muse_ts_cache_init(&g->ts_cache);
 	for (int i = 0; i < NCOLS; i++)
 		g->col[i] = -1;
 	rc = muse_csv_next(csv, &row, e);
@@ -383,7 +385,8 @@ int muse_ingest_next(muse_ingest *g, struct muse_event *ev,
 	case MUSE_TABLE_PLAYS: {
 		const char *ts = g->row.field[g->col[C_TS]];
 
-		if (muse_ts_parse(ts, g->row.len[g->col[C_TS]], &ev->ts))
+		if (muse_ts_parse_cached(ts, g->row.len[g->col[C_TS]],
+		    &g->ts_cache, &ev->ts))
 			return bad_field(g, e, C_TS, NULL);
 		if ((rc = user(g, e, &ev->user)) ||
 		    (rc = ident(g, e, C_TITLE, &ev->title)))
@@ -400,11 +403,13 @@ int muse_ingest_next(muse_ingest *g, struct muse_event *ev,
 		ev->kind = MUSE_KIND_PLAY;
 		if (g->col[C_KIND] >= 0) {
 			const char *k = g->row.field[g->col[C_KIND]];
+			size_t kn = g->row.len[g->col[C_KIND]];
 
-			/* An empty kind is a missing one: a play (SPEC 3). */
-			if (strcmp(k, "preview") == 0)
+			/* An empty kind is a missing one: a play (SPEC 3).
+			 * (Fields hold no NUL, so lengths and bytes decide.) */
+			if (kn == 7 && memcmp(k, "preview", 7) == 0)
 				ev->kind = MUSE_KIND_PREVIEW;
-			else if (strcmp(k, "play") != 0 && *k != '\0')
+			else if (!(kn == 4 && memcmp(k, "play", 4) == 0) && kn != 0)
 				return bad_field(g, e, C_KIND,
 				    "expected play or preview");
 		}

@@ -388,6 +388,13 @@ static int flush_block(muse_writer *w, struct muse_err *e)
 
 	if (w->block_records == 0)
 		return 0;
+	/*
+	 * Only footers carry the content checksum: it is taken a block at a
+	 * time (the same digest as record by record, at a fraction of the
+	 * calls), and not at all for event streams.
+	 */
+	if (w->indexed || w->delta)
+		XXH3_64bits_update(w->content, w->raw.p, w->raw.len);
 	bound = ZSTD_compressBound(w->raw.len);
 	w->packed.len = 0;
 	if (muse_buf_reserve(&w->packed, bound))
@@ -433,7 +440,8 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 {
 	struct muse_key k;
 	const uint8_t *after;
-	size_t start;
+	uint8_t *o;
+	size_t v;
 
 	if (w->failed)
 		return MUSE_EIO;
@@ -454,10 +462,15 @@ int muse_writer_add(muse_writer *w, const void *rec, size_t n,
 		    flush_block(w, e))
 			return e->code;
 	}
-	start = w->raw.len;
-	if (muse_buf_put_varint(&w->raw, n) || muse_buf_put(&w->raw, rec, n))
+	/* The length as a varint, then the record, written in one go. */
+	if (muse_buf_reserve(&w->raw, n + 10))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	XXH3_64bits_update(w->content, w->raw.p + start, w->raw.len - start);
+	o = w->raw.p + w->raw.len;
+	for (v = n; v >= 0x80; v >>= 7)
+		*o++ = (uint8_t)(v | 0x80);
+	*o++ = (uint8_t)v;
+	memcpy(o, rec, n);
+	w->raw.len = (size_t)(o + n - w->raw.p);
 	if (w->indexed) {
 		w->last.len = 0;
 		if (muse_buf_put(&w->last, rec, (size_t)(after -

@@ -24,6 +24,7 @@
 /* Partitions with an open data file at once; the least recently used is
  * finished (its file complete) when another is needed. */
 #define OPEN_PARTS 256
+#define HINTS 64
 
 void muse_manifest_free(struct muse_manifest *m)
 {
@@ -496,6 +497,12 @@ struct muse_table_writer {
 	/* partitions: open addressing on (table, day, bucket, schema) */
 	struct part *parts;
 	size_t nparts, cap;
+	/*
+	 * Where the last row of each bucket (mod HINTS) went: rows of a day
+	 * mostly go where the last row of their bucket went, found without
+	 * hashing (+1; 0 is none).
+	 */
+	size_t hint[HINTS];
 	size_t nopen;
 	/* files written by this commit (paths relative to dir) */
 	struct muse_manifest files;
@@ -662,6 +669,7 @@ static int parts_grow(muse_table_writer *t)
 	free(t->parts);
 	t->parts = np;
 	t->cap = cap;
+	memset(t->hint, 0, sizeof(t->hint));
 	return 0;
 }
 
@@ -840,6 +848,11 @@ int muse_table_writer_add(muse_table_writer *t, const struct muse_event *ev,
 		bucket = muse_uid_bucket(&ev->user, t->buckets[t->table]);
 	if (2 * (t->nparts + 1) > t->cap && parts_grow(t))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	j = t->hint[bucket % HINTS];
+	if (j > 0 && (p = &t->parts[j - 1])->day == day &&
+	    p->bucket == bucket && p->table == t->table &&
+	    p->schema == t->schema)
+		goto found;
 	j = part_hash(t->table, day, bucket, t->schema) & (t->cap - 1);
 	for (;; j = (j + 1) & (t->cap - 1)) {
 		p = &t->parts[j];
@@ -856,6 +869,8 @@ int muse_table_writer_add(muse_table_writer *t, const struct muse_event *ev,
 		    p->table == t->table && p->schema == t->schema)
 			break;
 	}
+	t->hint[bucket % HINTS] = (size_t)(p - t->parts) + 1;
+found:
 	if (p->fp == NULL && part_open(t, p, ev->ts, e))
 		return -1;
 	p->last_use = ++t->clock;

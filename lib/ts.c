@@ -200,10 +200,20 @@ int muse_day_parse(const char *s, size_t n, int64_t *day)
 /* "HH:MM:SS" at s (8 bytes), second 60 refused; seconds of day or -1. */
 static int parse_time(const char *s)
 {
-	int h = digits(s, 2), m = digits(s + 3, 2), sec = digits(s + 6, 2);
+	/* As unsigned differences, any byte but a digit is above 9. */
+	unsigned d[6] = {
+		(unsigned char)s[0] - '0', (unsigned char)s[1] - '0',
+		(unsigned char)s[3] - '0', (unsigned char)s[4] - '0',
+		(unsigned char)s[6] - '0', (unsigned char)s[7] - '0'
+	};
+	int h, m, sec;
 
-	if (h < 0 || m < 0 || sec < 0 || s[2] != ':' || s[5] != ':')
+	if ((d[0] > 9) | (d[1] > 9) | (d[2] > 9) | (d[3] > 9) | (d[4] > 9) |
+	    (d[5] > 9) | (s[2] != ':') | (s[5] != ':'))
 		return -1;
+	h = (int)(d[0] * 10 + d[1]);
+	m = (int)(d[2] * 10 + d[3]);
+	sec = (int)(d[4] * 10 + d[5]);
 	if (h > 23 || m > 59 || sec > 59)
 		return -1;
 	return h * 3600 + m * 60 + sec;
@@ -228,7 +238,30 @@ static int parse_epoch(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
-int muse_ts_parse(const char *s, size_t n, int64_t *out)
+void muse_ts_cache_init(struct muse_ts_cache *c)
+{
+	memset(c->date, 0, sizeof(c->date));
+	c->day = -1;
+}
+
+/* The date of a timestamp (at least 19 bytes), from c when it has it. */
+static int ts_date(const char *s, struct muse_ts_cache *c, int64_t *day)
+{
+	if (c == NULL)
+		return parse_date(s, 1970, day);
+	if (c->day >= 0 && memcmp(s, c->date, 10) == 0) {
+		*day = c->day;
+		return 0;
+	}
+	if (parse_date(s, 1970, day) < 0)
+		return -1;
+	memcpy(c->date, s, 10);
+	c->day = *day;
+	return 0;
+}
+
+static int ts_parse(const char *s, size_t n, struct muse_ts_cache *c,
+	int64_t *out)
 {
 	int64_t day, t;
 	int tod, off = 0;
@@ -236,7 +269,7 @@ int muse_ts_parse(const char *s, size_t n, int64_t *out)
 
 	if (n > 0 && s[0] >= '0' && s[0] <= '9' && (n < 5 || s[4] != '-'))
 		return parse_epoch(s, n, out);
-	if (n < 19 || parse_date(s, 1970, &day) < 0 ||
+	if (n < 19 || ts_date(s, c, &day) < 0 ||
 	    (s[10] != 'T' && s[10] != ' ') || (tod = parse_time(s + 11)) < 0)
 		return -1;
 	i = 19;
@@ -281,18 +314,84 @@ int muse_ts_parse(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
+int muse_ts_parse(const char *s, size_t n, int64_t *out)
+{
+	return ts_parse(s, n, NULL, out);
+}
+
+int muse_ts_parse_cached(const char *s, size_t n, struct muse_ts_cache *c,
+	int64_t *out)
+{
+	return ts_parse(s, n, c, out);
+}
+
 /* ------------------------------------------------------------------ */
 /* Identifiers and durations                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Whether all eight bytes of x are printable ASCII (0x20..0x7E): no high
+ * bit, no byte below 0x20, no DEL.  Each test is the exact "some byte is
+ * less than k" word trick (k <= 0x80), so nothing is ever let through.
+ */
+static inline int printable8(uint64_t x)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t high = UINT64_C(0x8080808080808080);
+	uint64_t del = x ^ (ones * 0x7F);
+
+	return ((x | ((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) &
+	    high) == 0;
+}
+
 const char *muse_ident_check(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	uint64_t x;
 
 	if (n == 0)
 		return "empty";
 	if (n > 255)
 		return "longer than 255 bytes";
+	/*
+	 * Most identifiers are plain ASCII: take them eight bytes at a time
+	 * (the tail padded with 'A'), and leave the byte loop below the first
+	 * word that holds anything else, so that it finds the same fault.
+	 */
+	while (end - p >= 8) {
+		memcpy(&x, p, 8);
+		if (!printable8(x))
+			break;
+		p += 8;
+	}
+	if (end - p < 8) {
+		size_t r = (size_t)(end - p);
+
+		/*
+		 * The tail in whole loads (a byte-wise copy would stall the
+		 * word load behind it): the last eight bytes when the field
+		 * has them, else two overlapping loads padded with 'A'.
+		 */
+		if (n >= 8) {
+			memcpy(&x, end - 8, 8);
+		} else if (r >= 4) {
+			uint32_t a, b;
+
+			memcpy(&a, p, 4);
+			memcpy(&b, end - 4, 4);
+			x = a | (uint64_t)b << 32;
+		} else if (r >= 2) {
+			uint16_t a, b;
+
+			memcpy(&a, p, 2);
+			memcpy(&b, end - 2, 2);
+			x = UINT64_C(0x4141414100000000) | a | (uint64_t)b << 16;
+		} else {
+			x = UINT64_C(0x4141414141414100) | p[0];
+		}
+		if (printable8(x))
+			return NULL;
+	}
 	while (p < end) {
 		unsigned c = *p, cp, k, min;
 

@@ -18,6 +18,18 @@
  * Accepted range: years 1970..9999.
  */
 int muse_ts_parse(const char *s, size_t n, int64_t *out);
+/*
+ * The same, remembering the last date it read in c (zeroed before the
+ * first call): rows of one day share it, and its check and day number are
+ * then taken from c.  Same results as muse_ts_parse for every input.
+ */
+struct muse_ts_cache {
+	char date[10];        /* "YYYY-MM-DD", valid when day >= 0 */
+	int64_t day;          /* -1: nothing remembered */
+};
+void muse_ts_cache_init(struct muse_ts_cache *c);
+int muse_ts_parse_cached(const char *s, size_t n, struct muse_ts_cache *c,
+	int64_t *out);
 
 int64_t muse_days_from_civil(int y, unsigned m, unsigned d);
 void muse_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);

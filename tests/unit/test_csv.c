@@ -444,6 +444,93 @@ static void test_random(void)
 	}
 }
 
+/*
+ * Unquoted runs are scanned in 64-byte windows: every field length from 0
+ * to 150, so that each stop byte (separator, LF, CR LF, a stray quote, a
+ * NUL, the end of input) falls at every offset of a window and just past
+ * it, in CSV and in TSV (where a quote is data), with buffers that cut
+ * the record anywhere too.
+ */
+static void test_windows(void)
+{
+	int all = 1, errs = 1;
+	char v[600];
+
+	for (int tsv = 0; tsv <= 1; tsv++) {
+		const char sep = tsv ? '\t' : ',';
+
+		for (size_t len = 0; len <= 150 && all; len++) {
+			struct muse_buf csv = { 0 }, want = { 0 };
+			char *got;
+			size_t k;
+
+			/* A lead field of len bytes puts what follows anywhere. */
+			for (int rec = 0; rec < 3; rec++) {
+				for (k = 0; k < len; k++)
+					muse_buf_put_u8(&csv, (uint8_t)(tsv && k % 7 == 3 ?
+					    '"' : 'a' + (k + rec) % 26));
+				put(&csv, "%cx%cyy%s", sep, sep, rec == 1 ? "\r\n" :
+				    "\n");
+				put(&want, "%d+1:[", rec + 1);
+				muse_buf_put(&want, csv.p + csv.len - len -
+				    (rec == 1 ? 7 : 6), len);
+				put(&want, "][x][yy]\n");
+			}
+			/* The last record without a line end. */
+			for (k = 0; k < len; k++)
+				muse_buf_put_u8(&csv, 'z');
+			muse_buf_put(&want, "4+1:[", 5);
+			muse_buf_put(&want, csv.p + csv.len - len, len);
+			muse_buf_put(&want, "]\n", 2);
+			if (len == 0)
+				want.len -= 7;    /* nothing after the last LF */
+			muse_buf_put(&want, "", 1);
+			for (size_t bs = 0; bs <= 70 && all; bs += bs < 3 ? 1 : 67) {
+				got = render((char *)csv.p, csv.len, sep, bs, 0);
+				if (strcmp(got, (char *)want.p) != 0) {
+					all = 0;
+					printf("# %s field of %zu, buffer %zu: %s\n",
+					    tsv ? "TSV" : "CSV", len, bs,
+					    vis(got, v, sizeof(v)));
+				}
+				free(got);
+			}
+			muse_buf_free(&csv);
+			muse_buf_free(&want);
+		}
+	}
+	check(all, "fields of 0..150 bytes end where they should, CSV and TSV");
+
+	/* A NUL or a stray quote at any offset is found, on the right line. */
+	for (size_t at = 0; at <= 140 && errs; at++) {
+		for (int what = 0; what < 2; what++) {
+			struct muse_buf csv = { 0 };
+			char want[128], *got;
+
+			put(&csv, "a,b\n");
+			for (size_t k = 0; k < 141; k++)
+				muse_buf_put_u8(&csv, (uint8_t)(k == at ?
+				    (what ? '"' : 0) : 'q'));
+			put(&csv, ",c\n");
+			snprintf(want, sizeof(want), "1+1:[a][b]\nerror 2: %s",
+			    what ? "unexpected quote in unquoted field" : "NUL byte");
+			if (what && at == 0)    /* then the field is quoted */
+				snprintf(want, sizeof(want), "1+1:[a][b]\nerror 2: "
+				    "unterminated quoted field");
+			got = render((char *)csv.p, csv.len, ',', 0, 0);
+			if (strcmp(got, want) != 0) {
+				errs = 0;
+				printf("# %s at %zu: %s\n", what ? "quote" : "NUL", at,
+				    vis(got, v, sizeof(v)));
+			}
+			free(got);
+			muse_buf_free(&csv);
+		}
+	}
+	check(errs, "a NUL or a stray quote at any offset of a long field is "
+	    "refused");
+}
+
 /* ------------------------------------------------------------------ */
 /* zstd input                                                           */
 /* ------------------------------------------------------------------ */
@@ -758,6 +845,7 @@ int main(void)
 	test_resync();
 	test_limits();
 	test_random();
+	test_windows();
 	test_zstd(dir);
 	test_zio(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -326,6 +326,206 @@ static void test_ident(void)
 	ident(big, 256, "longer than 255 bytes", "256 bytes multibyte");
 }
 
+static uint64_t rng = 0x2545F4914F6CDD1Du;
+
+static uint64_t next_rand(void)
+{
+	/* xorshift64*: deterministic, so a failure reproduces. */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545F4914F6CDD1Du;
+}
+
+/*
+ * The identifier rules written the plain way, one byte at a time, as a
+ * reference for the word-at-a-time check of lib/ts.c.
+ */
+static const char *ident_plain(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return "empty";
+	if (n > 255)
+		return "longer than 255 bytes";
+	while (i < n) {
+		unsigned c = p[i], cp, k;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7F)
+				return "control character";
+			i++;
+			continue;
+		}
+		k = c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 :
+		    c >= 0xF0 && c <= 0xF4 ? 3 : 0;
+		if (k == 0 || n - i <= k)
+			return "invalid UTF-8";
+		cp = c & (0x3F >> k);
+		for (unsigned j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xC0) != 0x80)
+				return "invalid UTF-8";
+			cp = cp << 6 | (p[i + j] & 0x3F);
+		}
+		if (cp < (k == 1 ? 0x80u : k == 2 ? 0x800u : 0x10000u) ||
+		    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return "invalid UTF-8";
+		if (cp <= 0x9F)
+			return "control character";
+		i += k + 1;
+	}
+	return NULL;
+}
+
+static int ident_same(const unsigned char *p, size_t n)
+{
+	const char *a = muse_ident_check((const char *)p, n);
+	const char *b = ident_plain(p, n);
+
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * The word-at-a-time check against the plain rules: one bad byte at every
+ * offset of every length up to 40 (word boundaries and tails of every
+ * size), and random strings of bytes that sit on the edges of the rules.
+ */
+static void test_ident_words(void)
+{
+	static const unsigned char bad[] = { 0x00, 0x01, 0x1F, 0x7F, 0x80,
+		0x9F, 0xA0, 0xC2, 0xC3, 0xE6, 0xED, 0xF4, 0xF5, 0xFF };
+	static const unsigned char edge[] = { 0x00, 0x1F, 0x20, 0x21, 0x41,
+		0x7E, 0x7F, 0x80, 0x85, 0x9F, 0xA0, 0xBF, 0xC1, 0xC2, 0xC3, 0xDF,
+		0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF };
+	unsigned char s[300];
+	int same = 1, found = 1;
+
+	for (size_t n = 1; n <= 40; n++)
+		for (size_t at = 0; at < n; at++)
+			for (size_t b = 0; b < sizeof(bad); b++) {
+				memset(s, 'k', n);
+				s[at] = bad[b];
+				same &= ident_same(s, n);
+				/* alone among ASCII, each of these is a fault */
+				found &= muse_ident_check((char *)s, n) != NULL;
+			}
+	check(same, "identifiers: one odd byte at every offset of 1..40 bytes, "
+	    "same verdict as byte by byte");
+	check(found, "identifiers: a control or invalid byte anywhere is found");
+	for (int i = 0; i < 300000 && same; i++) {
+		size_t n = next_rand() % 4 == 0 ? next_rand() % 260 :
+		    next_rand() % 24;
+		int ascii = next_rand() % 2;
+
+		for (size_t k = 0; k < n; k++) {
+			uint64_t r = next_rand();
+
+			s[k] = ascii && r % 8 ? (unsigned char)(0x20 + r / 8 % 95) :
+			    r % 3 ? (unsigned char)(0x80 | r / 3 % 64) :
+			    edge[r / 3 % sizeof(edge)];
+		}
+		if (!ident_same(s, n)) {
+			same = 0;
+			printf("# differs on a string of %zu bytes\n", n);
+		}
+	}
+	check(same, "identifiers: 300000 random strings, same verdict as byte "
+	    "by byte");
+}
+
+/*
+ * muse_ts_parse_cached gives what muse_ts_parse gives, whatever the cache
+ * holds: a run of timestamps that share dates, change them, break them in
+ * every field (so a date is refused right after the same text was
+ * accepted, and the other way round) and mix in epoch numbers.
+ */
+static void test_ts_cached(void)
+{
+	static const char *const base[] = {
+		"2025-07-01T10:00:00Z", "2025-07-01 23:59:59",
+		"2025-07-01T00:00:00.5+02:00", "2025-07-02T01:02:03-05:30",
+		"1970-01-01T00:00:00Z", "1970-01-01T00:30:00+01:00",
+		"2024-02-29T12:00:00Z", "2025-02-29T12:00:00Z",
+		"1969-12-31T23:59:59Z", "9999-12-31T23:59:59Z",
+		"9999-12-31T23:59:59-01:00", "1751328000", "1751328000123",
+		"2025-13-01T00:00:00Z", "2025-07-01T24:00:00Z",
+		"2025-07-01T10:00:60Z", "2025-07-01", "2025-07-01T10:00:00",
+	};
+	static const char mutate[] = "0123456789-:TZ +.x";
+	struct muse_ts_cache c;
+	char t[40];
+	int same = 1;
+	size_t n;
+
+	muse_ts_cache_init(&c);
+	for (int i = 0; i < 200000; i++) {
+		int64_t a = -42, b = -42;
+		int ra, rb;
+
+		strcpy(t, base[next_rand() % (sizeof(base) / sizeof(base[0]))]);
+		n = strlen(t);
+		if (next_rand() % 3 == 0)
+			t[next_rand() % n] = mutate[next_rand() % (sizeof(mutate) - 1)];
+		if (next_rand() % 16 == 0)
+			n = next_rand() % (n + 1);
+		ra = muse_ts_parse(t, n, &a);
+		rb = muse_ts_parse_cached(t, n, &c, &b);
+		if (ra != rb || a != b) {
+			same = 0;
+			printf("# \"%.*s\": %d %lld vs cached %d %lld\n", (int)n, t,
+			    ra, (long long)a, rb, (long long)b);
+			break;
+		}
+	}
+	check(same, "timestamps: 200000 parses with the date remembered, same "
+	    "results as without");
+}
+
+/*
+ * Every hour 00..99 with edge minutes and seconds, and every position of
+ * the time holding each byte that is not what belongs there: accepted
+ * exactly when the fields are in range, at the right second of the day.
+ */
+static void test_time_fields(void)
+{
+	static const char odd[] = "/:;0 aZ\x7F\xB0";
+	static const int ms[] = { 0, 9, 10, 59, 60, 99 };
+	int64_t day0 = utc(2025, 7, 1, 0, 0, 0);
+	int good = 1;
+	char t[32];
+
+	for (int h = 0; h < 100; h++)
+		for (size_t i = 0; i < 6; i++)
+			for (size_t j = 0; j < 6; j++) {
+				int64_t got = -42;
+				int r, ok = h <= 23 && ms[i] <= 59 && ms[j] <= 59;
+
+				snprintf(t, sizeof(t), "2025-07-01T%02d:%02d:%02dZ", h,
+				    ms[i], ms[j]);
+				r = muse_ts_parse(t, strlen(t), &got);
+				if (ok ? r != 0 || got != day0 + h * 3600 + ms[i] * 60 +
+				    ms[j] : r != -1)
+					good = 0;
+			}
+	for (size_t pos = 11; pos < 19; pos++)
+		for (size_t k = 0; k < sizeof(odd) - 1; k++) {
+			int64_t got = -42;
+			int r, ok;
+
+			strcpy(t, "2025-07-01T12:34:56Z");
+			t[pos] = odd[k];
+			/* only a digit where a digit was, in range, is fine */
+			ok = (pos == 13 || pos == 16) ? odd[k] == ':' :
+			    odd[k] == '0';
+			r = muse_ts_parse(t, strlen(t), &got);
+			if (ok ? r != 0 : r != -1)
+				good = 0;
+		}
+	check(good, "times: every hour with edge minutes and seconds, and any "
+	    "odd byte in the time, accepted exactly when valid");
+}
+
 static void dur(const char *s, int ok, uint64_t want)
 {
 	uint64_t got = 424242;
@@ -384,6 +584,9 @@ int main(void)
 	test_day();
 	test_week();
 	test_ident();
+	test_ident_words();
+	test_ts_cached();
+	test_time_fields();
 	test_duration();
 	return check_done("test_ts");
 }

@@ -22,7 +22,7 @@ static const char *prog = "muse-sketch";
 
 enum { OPT_AS_OF = CHAR_MAX + 1, OPT_AUTHENTIC, OPT_BUCKET, OPT_LGK,
 	OPT_MEMORY, OPT_PROGRESS,
-	OPT_QUALIFY, OPT_WINDOW };
+	OPT_QUALIFY, OPT_READ_AHEAD, OPT_WINDOW };
 
 static const struct option longopts[] = {
 	{ "as-of", required_argument, NULL, OPT_AS_OF },
@@ -38,6 +38,7 @@ static const struct option longopts[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "qualify", required_argument, NULL, OPT_QUALIFY },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "read-ahead", no_argument, NULL, OPT_READ_AHEAD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "window", required_argument, NULL, OPT_WINDOW },
@@ -49,7 +50,7 @@ static void usage(void)
 	printf("Usage: muse-sketch [-fhqvV] [-b DIMS] [-d RANGE] [-o FILE] [--bucket B[/N]]\n"
 	    "                   [--as-of VERSION] [--lgk N] [--memory SIZE]\n"
 	    "                   [--window DUR] [--qualify SEC] [--authentic SEC]\n"
-	    "                   [--progress]\n"
+	    "                   [--read-ahead] [--progress]\n"
 	    "                   [FILE | DIR...]\n"
 	    "Join impressions, plays and affinities from event streams (any order,\n"
 	    "files or concatenated on standard input, or the files of a table\n"
@@ -76,6 +77,8 @@ static void usage(void)
 	    "                         terminal\n"
 	    "      --qualify SEC      qualify threshold Q (default 60)\n"
 	    "  -q, --quiet            no progress\n"
+	    "      --read-ahead       read and decompress the blocks of input\n"
+	    "                         files on a second thread, ahead of the join\n"
 	    "  -v, --verbose          say which version and how many files of a\n"
 	    "                         table directory are read\n"
 	    "  -V, --version          show the version and exit\n"
@@ -134,6 +137,8 @@ struct shown {
 	int64_t total;            /* its size, or -1 */
 	uint64_t before;          /* records of its streams read before */
 	uint64_t now;             /* of the stream being read */
+	int ahead;                /* read files' blocks on a second thread */
+	muse_reader *keep;        /* the reader, kept from input to input */
 };
 
 static void on_progress(void *ctx, const char *phase, uint64_t done,
@@ -144,7 +149,7 @@ static void on_progress(void *ctx, const char *phase, uint64_t done,
 	if (s->r != NULL && strcmp(phase, "reading records") == 0) {
 		s->now = done;
 		muse_progress_update(s->p, s->before + done,
-		    muse_input_consumed(muse_reader_input(s->r)), s->total);
+		    muse_reader_consumed(s->r), s->total);
 		return;
 	}
 	muse_progress_count(s->p, phase, done, total);
@@ -312,6 +317,8 @@ static int build_once(const struct muse_build_opts *o, char **inputs, int n,
 			rc = -1;
 		}
 	}
+	muse_reader_free(pr->keep);
+	pr->keep = NULL;
 	muse_build_free(b);
 	return rc;
 }
@@ -410,10 +417,14 @@ static int add_input(muse_build *b, const char *path, struct shown *s)
 		return -1;
 	}
 	total = muse_progress_total(in, path);
-	if ((r = muse_reader_new(in, &e)) == NULL) {
+	if ((r = s->keep) != NULL) {
+		muse_reader_reopen(r, in);
+	} else if ((r = s->keep = muse_reader_new(in, &e)) == NULL) {
 		muse_cli_err(prog, &e);
 		return -1;
 	}
+	if (s->ahead)
+		muse_reader_read_ahead(r);
 	s->r = r;
 	s->total = total;
 	s->before = s->now = 0;
@@ -433,7 +444,6 @@ static int add_input(muse_build *b, const char *path, struct shown *s)
 			muse_err_where(&e, muse_reader_name(r), 0, UINT64_MAX);
 		muse_cli_err(prog, &e);
 	}
-	muse_reader_free(r);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -510,6 +520,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			output = optarg;
+			break;
+		case OPT_READ_AHEAD:
+			shown.ahead = 1;
 			break;
 		case OPT_PROGRESS:
 			progress = 1;

@@ -23,6 +23,7 @@
  * decompressed size and record count against the block header.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -632,6 +633,43 @@ void muse_writer_free(muse_writer *w)
 /* Reader                                                               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * One block as read: its header (or the whole trailer), its stored bytes
+ * and, for a data block, its records decompressed.  An unthreaded reader
+ * reads into one; a reader that reads ahead fills a ring of them on a
+ * second thread, reused from block to block (a buffer per block would
+ * cost a page fault per page).
+ */
+struct rblock {
+	int rc;                   /* 1 data, 2 trailer, else the MUSE_E* code */
+	uint8_t bh[MUSE_TRAILER_SIZE];
+	uint64_t offset;          /* of the block in the input */
+	uint64_t consumed;        /* muse_input_consumed after it */
+	struct muse_buf packed;
+	struct muse_buf raw;
+	size_t rawlen;
+	struct muse_err err;      /* when rc < 0, on the second thread */
+};
+
+enum { AHEAD_SLOTS = 4 };
+
+/*
+ * The second thread of a reader reading ahead: it runs for one stream,
+ * from the first record asked for to the trailer (or an error), and is
+ * the only user of the input, the stream digest, the block count and the
+ * footer while it runs.  filled and released count blocks; the caller
+ * holds at most one (the one its records point into).
+ */
+struct ahead {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rblock slot[AHEAD_SLOTS];
+	uint64_t filled, taken, released;
+	int stop;                 /* the reader is freed */
+	int skip;                 /* records are not wanted: no decompressing */
+};
+
 struct muse_reader {
 	muse_input *in;
 	ZSTD_DCtx *dctx;
@@ -639,17 +677,23 @@ struct muse_reader {
 	uint64_t stream_start;
 	int in_stream;
 	uint8_t kind;             /* of the current stream */
-	struct muse_buf packed;
-	struct muse_buf raw;
+	int want_content;         /* the stream may have a footer */
+	struct rblock one;        /* the block, when not reading ahead */
+	const struct rblock *blk; /* the block records come from */
 	const uint8_t *cur, *end; /* records left in the current block */
 	uint32_t block_left;      /* records the block header promised */
-	uint64_t block_offset;
 	uint32_t nblocks;
 	uint64_t nrecords;
 	XXH64_state_t *digest;
 	XXH3_state_t *content;    /* of the records returned by next */
 	int skipped;              /* some records were skipped unread */
 	struct muse_footer footer;
+	int can_ahead;            /* muse_reader_read_ahead, regular file */
+	struct ahead *ahead;      /* its ring, once reading ahead is asked */
+	int running;              /* the second thread runs for this stream */
+	uint64_t seen;            /* input consumed up to the block taken */
+	int failed;               /* an error ended the reading ahead */
+	struct muse_err failure;
 };
 
 muse_reader *muse_reader_new(muse_input *in, struct muse_err *e)
@@ -672,17 +716,76 @@ muse_reader *muse_reader_new(muse_input *in, struct muse_err *e)
 	return r;
 }
 
+static void ahead_stop(muse_reader *r);
+
 void muse_reader_free(muse_reader *r)
 {
 	if (r == NULL)
 		return;
+	ahead_stop(r);
+	if (r->ahead != NULL) {
+		for (int i = 0; i < AHEAD_SLOTS; i++) {
+			muse_buf_free(&r->ahead->slot[i].packed);
+			muse_buf_free(&r->ahead->slot[i].raw);
+		}
+		pthread_mutex_destroy(&r->ahead->mu);
+		pthread_cond_destroy(&r->ahead->cv);
+		free(r->ahead);
+	}
 	muse_input_free(r->in);
 	ZSTD_freeDCtx(r->dctx);
 	XXH64_freeState(r->digest);
 	XXH3_freeState(r->content);
-	muse_buf_free(&r->packed);
-	muse_buf_free(&r->raw);
+	muse_buf_free(&r->one.packed);
+	muse_buf_free(&r->one.raw);
 	free(r);
+}
+
+void muse_reader_reopen(muse_reader *r, muse_input *in)
+{
+	ahead_stop(r);
+	muse_input_free(r->in);
+	r->in = in;
+	r->pos = r->stream_start = 0;
+	r->in_stream = 0;
+	r->cur = r->end = NULL;
+	r->blk = NULL;
+	r->block_left = 0;
+	r->nblocks = 0;
+	r->nrecords = 0;
+	r->skipped = 0;
+	r->failed = 0;
+	memset(&r->footer, 0, sizeof(r->footer));
+	r->can_ahead = 0;
+}
+
+int muse_reader_read_ahead(muse_reader *r)
+{
+	if (muse_input_size(r->in) < 0)
+		return 0;
+	if (r->ahead == NULL) {
+		struct ahead *a = calloc(1, sizeof(*a));
+
+		if (a == NULL)
+			return 0;
+		if (pthread_mutex_init(&a->mu, NULL)) {
+			free(a);
+			return 0;
+		}
+		if (pthread_cond_init(&a->cv, NULL)) {
+			pthread_mutex_destroy(&a->mu);
+			free(a);
+			return 0;
+		}
+		r->ahead = a;
+	}
+	r->can_ahead = 1;
+	return 1;
+}
+
+uint64_t muse_reader_consumed(const muse_reader *r)
+{
+	return r->running ? r->seen : muse_input_consumed(r->in);
 }
 
 const char *muse_reader_name(const muse_reader *r)
@@ -771,6 +874,7 @@ int muse_reader_next_stream(muse_reader *r, struct muse_header *h,
 	XXH64_reset(r->digest, 0);
 	XXH3_64bits_reset(r->content);
 	r->skipped = 0;
+	r->want_content = h->kind != MUSE_KIND_EVENTS;
 	memset(&r->footer, 0, sizeof(r->footer));
 	return 1;
 }
@@ -825,16 +929,23 @@ static int note_footer(muse_reader *r, const uint8_t *p, size_t n,
 }
 
 /*
- * Reads the next block header and payload.  Returns 1 for a data block
- * (payload in r->packed, header in bh), 2 for the verified trailer, or an
- * error.  Skippable blocks are consumed here.
+ * Reads the next block header and payload into b: 1 for a data block
+ * (decompressed when asked), 2 for the trailer (its own checksum and
+ * reserved bytes checked; the counts are verify_trailer's, which needs
+ * the records the caller took), or an error.  Skippable blocks are
+ * consumed here and footers noted.  On the second thread of a reader
+ * reading ahead, this is all it does.
  */
-static int read_block(muse_reader *r, uint8_t *bh, struct muse_err *e)
+static int fetch_block(muse_reader *r, struct rblock *b, int decompress,
+	struct muse_err *e)
 {
+	uint8_t *bh = b->bh;
+
 	for (;;) {
 		uint64_t off = r->pos;
 		uint32_t nrec, rawsz, size;
 		XXH64_state_t st;
+		size_t got;
 		long k;
 
 		k = read_exact(r, bh, MUSE_BLOCK_HEADER_SIZE, e);
@@ -843,44 +954,21 @@ static int read_block(muse_reader *r, uint8_t *bh, struct muse_err *e)
 		if (k < MUSE_BLOCK_HEADER_SIZE)
 			return fail(r, e, off, MUSE_ETRUNC,
 			    "truncated stream (no trailer)");
-		r->block_offset = off;
+		b->offset = off;
 		if (bh[0] == BLOCK_END) {
-			uint8_t t[MUSE_TRAILER_SIZE];
-
-			memcpy(t, bh, MUSE_BLOCK_HEADER_SIZE);
-			k = read_exact(r, t + MUSE_BLOCK_HEADER_SIZE,
+			k = read_exact(r, bh + MUSE_BLOCK_HEADER_SIZE,
 			    MUSE_TRAILER_SIZE - MUSE_BLOCK_HEADER_SIZE, e);
 			if (k < 0)
 				return (int)k;
 			if (k < MUSE_TRAILER_SIZE - MUSE_BLOCK_HEADER_SIZE)
 				return fail(r, e, off, MUSE_ETRUNC,
 				    "truncated stream trailer");
-			if (muse_le64(t + 24) != XXH64(t, 24, 0))
+			if (muse_le64(bh + 24) != XXH64(bh, 24, 0))
 				return fail(r, e, off, MUSE_ECHECKSUM,
 				    "trailer checksum mismatch");
-			if (t[1] || t[2] || t[3])
+			if (bh[1] || bh[2] || bh[3])
 				return fail(r, e, off, MUSE_EFORMAT,
 				    "reserved trailer bytes are not zero");
-			if (muse_le32(t + 4) != r->nblocks ||
-			    muse_le64(t + 8) != r->nrecords)
-				return fail(r, e, off, MUSE_EFORMAT,
-				    "trailer counts disagree with the blocks read "
-				    "(blocks missing or added)");
-			if (muse_le64(t + 16) != XXH64_digest(r->digest))
-				return fail(r, e, off, MUSE_ECHECKSUM,
-				    "stream digest mismatch (blocks reordered or "
-				    "replaced)");
-			if (r->footer.present &&
-			    (r->footer.records != r->nrecords || (!r->skipped &&
-			    r->footer.content != XXH3_64bits_digest(r->content))))
-				return fail(r, e, off, MUSE_ECHECKSUM,
-				    r->kind == MUSE_KIND_DELTA ?
-				    "delta footer disagrees with the records" :
-				    "store footer disagrees with the records");
-			if (r->kind == MUSE_KIND_DELTA && !r->footer.present)
-				return fail(r, e, off, MUSE_EFORMAT,
-				    "delta stream without its footer");
-			r->in_stream = 0;
 			return 2;
 		}
 		if ((bh[0] != BLOCK_DATA && bh[0] != BLOCK_SKIP) || bh[1] ||
@@ -893,36 +981,184 @@ static int read_block(muse_reader *r, uint8_t *bh, struct muse_err *e)
 		    (bh[0] == BLOCK_SKIP && (nrec != 0 || rawsz != size)))
 			return fail(r, e, off, MUSE_EFORMAT,
 			    "block sizes out of range");
-		r->packed.len = 0;
-		if (muse_buf_reserve(&r->packed, size))
+		b->packed.len = 0;
+		if (muse_buf_reserve(&b->packed, size))
 			return fail(r, e, off, MUSE_ENOMEM, "out of memory");
-		k = read_exact(r, r->packed.p, size, e);
+		k = read_exact(r, b->packed.p, size, e);
 		if (k < 0)
 			return (int)k;
 		if ((uint32_t)k < size)
 			return fail(r, e, off, MUSE_ETRUNC,
 			    "truncated stream (block cut short)");
-		r->packed.len = size;
+		b->packed.len = size;
 		XXH64_reset(&st, 0);
 		XXH64_update(&st, bh, 16);
-		XXH64_update(&st, r->packed.p, size);
+		XXH64_update(&st, b->packed.p, size);
 		if (XXH64_digest(&st) != muse_le64(bh + 16))
 			return fail(r, e, off, MUSE_ECHECKSUM,
 			    "block checksum mismatch");
 		XXH64_update(r->digest, bh + 16, 8);
 		r->nblocks++;
-		if (bh[0] == BLOCK_DATA)
+		if (bh[0] == BLOCK_SKIP) {
+			if ((k = note_footer(r, b->packed.p, size, off, e)) < 0)
+				return (int)k;
+			continue;
+		}
+		if (!decompress)
 			return 1;
-		if ((k = note_footer(r, r->packed.p, size, off, e)) < 0)
-			return (int)k;
+		b->raw.len = 0;
+		if (muse_buf_reserve(&b->raw, (size_t)rawsz + 1))
+			return fail(r, e, off, MUSE_ENOMEM, "out of memory");
+		got = ZSTD_decompressDCtx(r->dctx, b->raw.p, rawsz, b->packed.p,
+		    size);
+		if (ZSTD_isError(got) || got != rawsz)
+			return fail(r, e, off, MUSE_EFORMAT,
+			    "block does not decompress to its stated size");
+		if (nrec == 0 && got != 0)
+			return fail(r, e, off, MUSE_EFORMAT,
+			    "block holds more records than its header says");
+		b->rawlen = got;
+		return 1;
 	}
+}
+
+/* The trailer in b against what the stream gave: 0, or an error. */
+static int verify_trailer(muse_reader *r, const struct rblock *b,
+	struct muse_err *e)
+{
+	const uint8_t *t = b->bh;
+
+	if (muse_le32(t + 4) != r->nblocks || muse_le64(t + 8) != r->nrecords)
+		return fail(r, e, b->offset, MUSE_EFORMAT,
+		    "trailer counts disagree with the blocks read "
+		    "(blocks missing or added)");
+	if (muse_le64(t + 16) != XXH64_digest(r->digest))
+		return fail(r, e, b->offset, MUSE_ECHECKSUM,
+		    "stream digest mismatch (blocks reordered or replaced)");
+	if (r->footer.present && (r->footer.records != r->nrecords ||
+	    (!r->skipped && r->footer.content != XXH3_64bits_digest(r->content))))
+		return fail(r, e, b->offset, MUSE_ECHECKSUM,
+		    r->kind == MUSE_KIND_DELTA ?
+		    "delta footer disagrees with the records" :
+		    "store footer disagrees with the records");
+	if (r->kind == MUSE_KIND_DELTA && !r->footer.present)
+		return fail(r, e, b->offset, MUSE_EFORMAT,
+		    "delta stream without its footer");
+	r->in_stream = 0;
+	return 0;
+}
+
+/*
+ * The second thread: fills the ring with the blocks of the stream until
+ * its trailer or an error (which it leaves in the slot for the caller to
+ * meet in order), or until the reader is freed.
+ */
+static void *ahead_main(void *arg)
+{
+	muse_reader *r = arg;
+	struct ahead *a = r->ahead;
+
+	for (;;) {
+		struct rblock *b;
+		int skip, rc;
+
+		pthread_mutex_lock(&a->mu);
+		while (!a->stop && a->filled - a->released == AHEAD_SLOTS)
+			pthread_cond_wait(&a->cv, &a->mu);
+		skip = a->skip;
+		if (a->stop) {
+			pthread_mutex_unlock(&a->mu);
+			return NULL;
+		}
+		b = &a->slot[a->filled % AHEAD_SLOTS];
+		pthread_mutex_unlock(&a->mu);
+		muse_err_clear(&b->err);
+		rc = fetch_block(r, b, !skip, &b->err);
+		b->rc = rc;
+		b->consumed = muse_input_consumed(r->in);
+		pthread_mutex_lock(&a->mu);
+		a->filled++;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		if (rc != 1)
+			return NULL;
+	}
+}
+
+/* Ends the second thread, wherever it is. */
+static void ahead_stop(muse_reader *r)
+{
+	struct ahead *a = r->ahead;
+
+	if (!r->running)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->th, NULL);
+	r->running = 0;
+	r->blk = NULL;
+}
+
+/*
+ * The next block of the current stream into r->blk: read here, or taken
+ * from the second thread (started at the stream's first block).  Returns
+ * what fetch_block does.
+ */
+static int next_block(muse_reader *r, int decompress, struct muse_err *e)
+{
+	struct ahead *a = r->ahead;
+	struct rblock *b;
+
+	if (r->failed) {
+		*e = r->failure;
+		return r->failed;
+	}
+	if (r->can_ahead && !r->running) {
+		a->filled = a->taken = a->released = 0;
+		a->stop = 0;
+		a->skip = !decompress;
+		if (pthread_create(&a->th, NULL, ahead_main, r) == 0)
+			r->running = 1;
+	}
+	if (!r->running) {
+		r->blk = &r->one;
+		return fetch_block(r, &r->one, decompress, e);
+	}
+	pthread_mutex_lock(&a->mu);
+	if (a->released < a->taken)
+		a->released++;          /* the block the records came from */
+	if (!decompress)
+		a->skip = 1;
+	pthread_cond_broadcast(&a->cv);
+	while (a->filled == a->taken)
+		pthread_cond_wait(&a->cv, &a->mu);
+	b = &a->slot[a->taken++ % AHEAD_SLOTS];
+	pthread_mutex_unlock(&a->mu);
+	r->blk = b;
+	r->seen = b->consumed;
+	if (b->rc == 1)
+		return 1;
+	/* The thread has stopped after this block: its state is ours again. */
+	pthread_join(a->th, NULL);
+	r->running = 0;
+	if (b->rc < 0) {
+		*e = b->err;
+		r->failure = b->err;
+		r->failed = b->rc;
+	}
+	return b->rc;
 }
 
 int muse_reader_skip_stream(muse_reader *r, struct muse_err *e)
 {
-	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
 	int rc;
 
+	if (r->failed) {
+		*e = r->failure;
+		return r->failed;
+	}
 	if (!r->in_stream)
 		return 0;
 	r->skipped = 1;
@@ -930,64 +1166,54 @@ int muse_reader_skip_stream(muse_reader *r, struct muse_err *e)
 		r->nrecords += r->block_left;
 	r->block_left = 0;
 	r->cur = r->end = NULL;
-	while ((rc = read_block(r, bh, e)) == 1)
-		r->nrecords += muse_le32(bh + 4);
+	while ((rc = next_block(r, 0, e)) == 1)
+		r->nrecords += muse_le32(r->blk->bh + 4);
+	if (rc == 2)
+		rc = verify_trailer(r, r->blk, e);
 	return rc < 0 ? rc : 0;
 }
 
 int muse_reader_next(muse_reader *r, const uint8_t **rec, size_t *n,
 	struct muse_err *e)
 {
-	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
 	const uint8_t *start;
 	uint64_t len;
 
 	if (!r->in_stream)
 		return 0;
 	while (r->cur == r->end) {
-		size_t got;
 		int rc;
 
 		if (r->block_left)
-			return fail(r, e, r->block_offset, MUSE_EFORMAT,
+			return fail(r, e, r->blk->offset, MUSE_EFORMAT,
 			    "block holds fewer records than its header says");
-		rc = read_block(r, bh, e);
+		rc = next_block(r, 1, e);
 		if (rc < 0)
 			return rc;
 		if (rc == 2)
-			return 0;
-		r->raw.len = 0;
-		if (muse_buf_reserve(&r->raw, muse_le32(bh + 8) + 1))
-			return fail(r, e, r->block_offset, MUSE_ENOMEM,
-			    "out of memory");
-		got = ZSTD_decompressDCtx(r->dctx, r->raw.p, muse_le32(bh + 8),
-		    r->packed.p, r->packed.len);
-		if (ZSTD_isError(got) || got != muse_le32(bh + 8))
-			return fail(r, e, r->block_offset, MUSE_EFORMAT,
-			    "block does not decompress to its stated size");
-		r->cur = r->raw.p;
-		r->end = r->raw.p + got;
-		r->block_left = muse_le32(bh + 4);
-		if (r->block_left == 0 && got != 0)
-			return fail(r, e, r->block_offset, MUSE_EFORMAT,
-			    "block holds more records than its header says");
+			return verify_trailer(r, r->blk, e);
+		r->cur = r->blk->raw.p;
+		r->end = r->blk->raw.p + r->blk->rawlen;
+		r->block_left = muse_le32(r->blk->bh + 4);
 	}
 	start = r->cur;
 	if (r->block_left == 0 || muse_get_varint(&r->cur, r->end, &len) ||
 	    len > (uint64_t)(r->end - r->cur))
-		return fail(r, e, r->block_offset, MUSE_EFORMAT,
+		return fail(r, e, r->blk->offset, MUSE_EFORMAT,
 		    "bad record length in block");
 	*rec = r->cur;
 	*n = (size_t)len;
-	XXH3_64bits_update(r->content, start, (size_t)(r->cur + len - start));
+	if (r->want_content)
+		XXH3_64bits_update(r->content, start,
+		    (size_t)(r->cur + len - start));
 	r->cur += len;
 	r->block_left--;
 	r->nrecords++;
 	if (r->cur == r->end && r->block_left)
-		return fail(r, e, r->block_offset, MUSE_EFORMAT,
+		return fail(r, e, r->blk->offset, MUSE_EFORMAT,
 		    "block holds fewer records than its header says");
 	if (r->cur != r->end && r->block_left == 0)
-		return fail(r, e, r->block_offset, MUSE_EFORMAT,
+		return fail(r, e, r->blk->offset, MUSE_EFORMAT,
 		    "block holds more records than its header says");
 	return 1;
 }

@@ -217,6 +217,24 @@ int muse_reader_next_stream(muse_reader *r, struct muse_header *h,
  */
 int muse_reader_next(muse_reader *r, const uint8_t **rec, size_t *n,
 	struct muse_err *e);
+/*
+ * Reads another input (which it takes, freeing the one it had) from its
+ * start, keeping its buffers: many files read in turn cost one reader.
+ * Reading ahead is off again until asked for.
+ */
+void muse_reader_reopen(muse_reader *r, muse_input *in);
+/*
+ * From the next block on, reads and decompresses the blocks of a stream on
+ * a second thread, up to four ahead of the records asked for, so that
+ * decoding the input overlaps the caller's work on its records.  Only for
+ * a regular file (returns 1; else 0 and nothing changes).  The records,
+ * errors and checks are those of a reader without it; while the stream is
+ * being read, the input belongs to that thread (use muse_reader_consumed,
+ * not muse_reader_input, for progress).
+ */
+int muse_reader_read_ahead(muse_reader *r);
+/* Bytes of the input consumed up to the block records come from now. */
+uint64_t muse_reader_consumed(const muse_reader *r);
 /* Reads the rest of the current stream, skipping blocks without
  * decompressing them (checksums still verified). */
 int muse_reader_skip_stream(muse_reader *r, struct muse_err *e);

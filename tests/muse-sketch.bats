@@ -113,6 +113,37 @@ EV="$D/impressions.mev $D/plays.mev $D/affinities.mev"
 	cmp "$D/store.msk" dash.msk
 }
 
+@test "--read-ahead: the same bytes and the same errors as without it" {
+	muse-sketch --read-ahead -o a.msk $EV
+	cmp "$D/store.msk" a.msk
+	# standard input is read without it, to the same bytes
+	cat $EV | muse-sketch --read-ahead > b.msk
+	cmp "$D/store.msk" b.msk
+	muse-sketch --read-ahead --bucket 1/3 -d 2025-07-02 -o c.msk $EV
+	muse-sketch --bucket 1/3 -d 2025-07-02 -o d.msk $EV
+	cmp c.msk d.msk
+	# cut or damaged inputs: the same message, the same byte offset
+	n=$(wc -c < "$D/impressions.mev")
+	for at in 70 $((n / 3)) $((n / 2)) $((n - 40)) $((n - 1)); do
+		head -c "$at" "$D/impressions.mev" > cut.mev
+		python3 -c '
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[int(sys.argv[2])] ^= 0x10
+open("flip.mev", "wb").write(b)
+' "$D/impressions.mev" "$at"
+		for f in cut.mev flip.mev; do
+			run --separate-stderr muse-sketch -o out.msk "$D/plays.mev" "$f"
+			expect_status 2
+			want=$stderr
+			run --separate-stderr muse-sketch --read-ahead -o out.msk "$D/plays.mev" "$f"
+			expect_status 2
+			[ "$stderr" = "$want" ] || fail "$f at $at: '$stderr', without: '$want'"
+			no_partial out.msk
+		done
+	done
+}
+
 @test "user-hash buckets merged equal the whole, byte for byte" {
 	for b in 0 1 2; do
 		muse-sketch --bucket "$b/3" -o "b$b.msk" $EV

@@ -80,6 +80,8 @@ partitions() {
 	cmp after-new before-new
 	muse-sketch -o s.msk wh
 	cmp s.msk "$D/ref.msk"
+	muse-sketch --read-ahead -o ra.msk wh
+	cmp ra.msk "$D/ref.msk"
 	# the old version still reads its own files until vacuum
 	muse-sketch --as-of 6 -o old.msk wh
 	cmp old.msk "$D/ref.msk"

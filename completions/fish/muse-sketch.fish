@@ -21,6 +21,7 @@ complete -c muse-sketch -s o -l output -r -F -d 'Write FILE atomically instead o
 complete -c muse-sketch -l progress -d 'Show progress even when stderr is not a terminal'
 complete -c muse-sketch -l qualify -x -d 'Qualify threshold Q in seconds (default 60)'
 complete -c muse-sketch -s q -l quiet -d 'No progress'
+complete -c muse-sketch -l read-ahead -d 'Decode the blocks of input files on a second thread'
 complete -c muse-sketch -s v -l verbose -d 'Say which version and files of a table directory are read'
 complete -c muse-sketch -s V -l version -d 'Show the version and exit'
 complete -c muse-sketch -l window -x -a '24h 12h 6h 1h 2d' -d 'Attribution window W (default 24h)'

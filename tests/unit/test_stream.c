@@ -20,6 +20,7 @@
 #include "check.h"
 
 static int quick;
+static int read_ahead;          /* read_image reads blocks on a second thread */
 
 /* ------------------------------------------------------------------ */
 /* Building streams in memory                                           */
@@ -201,6 +202,8 @@ static int read_image(const void *p, size_t n, struct result *res,
 		return res->rc = res->e.code;
 	if ((r = muse_reader_new(in, &res->e)) == NULL)
 		return res->rc = res->e.code;
+	if (read_ahead && muse_reader_read_ahead(r) != 1)
+		abort();
 	while ((rc = muse_reader_next_stream(r, &h, &res->e)) == 1) {
 		int s = res->nstreams++;
 
@@ -956,6 +959,117 @@ static void test_writer_errors(void)
 	check(1, "_free(NULL) is harmless");
 }
 
+/* Whether reading p[0..n) with and without read-ahead gives the same. */
+static int same_both_ways(const void *p, size_t n, int skip_first,
+	struct result *a, struct result *b)
+{
+	read_ahead = 0;
+	read_image(p, n, a, skip_first);
+	read_ahead = 1;
+	read_image(p, n, b, skip_first);
+	read_ahead = 0;
+	if (a->rc != b->rc || a->nstreams != b->nstreams)
+		return 0;
+	for (int i = 0; i < 4 && i < a->nstreams; i++)
+		if (!header_equal(&a->h[i], &b->h[i]) ||
+		    !recs_equal(&a->recs[i], &b->recs[i]))
+			return 0;
+	return a->rc == 0 || (a->e.code == b->e.code &&
+	    a->e.offset == b->e.offset && strcmp(a->e.msg, b->e.msg) == 0 &&
+	    strcmp(a->e.name, b->e.name) == 0);
+}
+
+/*
+ * A reader decoding blocks on a second thread gives what one without it
+ * does: the same records, and the same error, offset and message for
+ * every damage, whether the records are read or the stream skipped.
+ */
+static void test_read_ahead(void)
+{
+	struct muse_header he = events_header(MUSE_TABLE_IMPRESSIONS);
+	struct muse_header hs = sketch_header();
+	struct recs big = { 0 }, small = { 0 };
+	struct image im = { 0 };
+	struct result a = { 0 }, b = { 0 };
+	struct layout l;
+	size_t one, diff = 0, cases = 0, first = 0;
+	char *copy;
+
+	make_big_records(&big, 9);
+	make_records(&small, 40);
+	write_stream(&im, &he, &big, 0);
+	one = im.n;
+	write_stream(&im, &hs, &small, 0);
+	write_stream(&im, &he, &big, 0);
+	check(same_both_ways(im.p, im.n, 0, &a, &b) && b.rc == 0 &&
+	    b.nstreams == 3 && recs_equal(&b.recs[0], &big) &&
+	    recs_equal(&b.recs[1], &small) && recs_equal(&b.recs[2], &big),
+	    "read ahead: three streams, 9 + 1 + 9 blocks, records byte for byte "
+	    "(rc %d: %s)", b.rc, b.e.msg);
+	check(same_both_ways(im.p, im.n, 1, &a, &b) && b.rc == 0 &&
+	    recs_equal(&b.recs[2], &big),
+	    "read ahead: the first stream skipped, the others read");
+	if ((copy = malloc(im.n)) == NULL)
+		abort();
+	/* Damage every block header, payload and trailer of stream 1. */
+	memcpy(copy, im.p, one);
+	if (parse_layout(&(struct image){ .p = copy, .n = one }, &l) != 0)
+		l.nblocks = 0;
+	check(l.nblocks == 9, "stream 1 has 9 blocks (%zu)", l.nblocks);
+	for (size_t k = 0; k <= l.nblocks; k++) {
+		size_t at = k < l.nblocks ? l.block_off[k] : l.trailer_off;
+		size_t span = k < l.nblocks ? l.block_len[k] : MUSE_TRAILER_SIZE;
+		size_t where[] = { 0, 4, 8, 12, 16, MUSE_BLOCK_HEADER_SIZE,
+			span / 2, span - 1 };
+
+		for (size_t w = 0; w < sizeof(where) / sizeof(where[0]); w++)
+			for (int skip = 0; skip < 2; skip++) {
+				memcpy(copy, im.p, im.n);
+				copy[at + where[w]] ^= 0x20;
+				cases++;
+				if (!same_both_ways(copy, im.n, skip, &a, &b) ||
+				    a.rc >= 0) {
+					if (diff++ == 0)
+						first = at + where[w];
+				}
+				/* cut there: truncated the same way */
+				cases++;
+				if (!same_both_ways(im.p, at + where[w], skip,
+				    &a, &b) || a.rc != MUSE_ETRUNC) {
+					if (diff++ == 0)
+						first = at + where[w];
+				}
+			}
+	}
+	check(diff == 0, "read ahead: %zu damaged or cut images, each refused "
+	    "with the same error, offset and message both ways (%zu differ; "
+	    "first at byte %zu)", cases, diff, first);
+	/* A reader freed in the middle of a stream stops its thread. */
+	{
+		struct muse_err e;
+		struct muse_header h;
+		const uint8_t *rec;
+		size_t len;
+		muse_input *in = muse_input_mem(im.p, im.n, "mem", &e);
+		muse_reader *r = in ? muse_reader_new(in, &e) : NULL;
+		int rc = -1;
+
+		if (r != NULL && muse_reader_read_ahead(r) == 1 &&
+		    muse_reader_next_stream(r, &h, &e) == 1)
+			rc = muse_reader_next(r, &rec, &len, &e);
+		check(rc == 1 && len == big.len[0] &&
+		    memcmp(rec, big.bytes.p, len) == 0,
+		    "read ahead: first record, then the reader freed mid-stream");
+		muse_reader_free(r);
+	}
+	free(copy);
+	image_free(&im);
+	recs_free(&big);
+	recs_free(&small);
+	result_free(&a);
+	result_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	quick = argc > 1 && strcmp(argv[1], "quick") == 0;
@@ -972,5 +1086,6 @@ int main(int argc, char **argv)
 	test_compatible();
 	test_rollup_source();
 	test_writer_errors();
+	test_read_ahead();
 	return check_done("test_stream");
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "merge.h"
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
 		.rollup = -1,
 		.memory = (size_t)1 << 30,
 		.tmpdir = getenv("TMPDIR"),
+		/* Compressing the output overlaps merging when a CPU is free. */
+		.write_behind = sysconf(_SC_NPROCESSORS_ONLN) > 1,
 	};
 	struct muse_err e;
 	struct muse_out out;

@@ -336,7 +336,7 @@ static int build_passes(const struct muse_build_opts *o, unsigned k,
 {
 	const char *tmpdir = getenv("TMPDIR");
 	struct muse_merge_opts mo = { .rollup = -1, .memory = memory,
-		.progress = o->progress };
+		.write_behind = o->write_behind, .progress = o->progress };
 	struct muse_err e;
 	muse_merge *m;
 	int *fds = calloc(k, sizeof(int)), rc = 0;
@@ -471,6 +471,8 @@ int main(int argc, char **argv)
 
 	muse_cli_setup();
 	muse_err_clear(&e);
+	/* Compressing the output overlaps making it when a CPU is free. */
+	o.write_behind = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	while ((c = muse_cli_getopt(prog, argc, argv, "b:d:fho:qvV",
 	    longopts)) != -1) {
 		switch (c) {

@@ -1384,6 +1384,8 @@ int muse_build_finish(muse_build *b, FILE *out, const char *name,
 		rc = e->code;
 		goto done;
 	}
+	if (b->o.write_behind)
+		muse_writer_write_behind(w);
 	for (size_t i = 0; i < b->live.n; i++) {
 		struct hot *hc = &b->hot.v[order[i]];
 		struct cell *c = &b->cells.v[order[i]];

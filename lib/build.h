@@ -20,6 +20,7 @@ struct muse_build_opts {
 	int has_dates;            /* count only the days from..to */
 	int64_t day_from, day_to;
 	uint32_t bucket, nbuckets; /* nbuckets 0: all users */
+	int write_behind;         /* output blocks compressed on a second thread */
 	/*
 	 * Phases: "reading records" (of the stream muse_build_add reads),
 	 * then in muse_build_finish "sorting events", "joining events" (of

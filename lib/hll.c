@@ -1399,6 +1399,20 @@ static void radix_sort(uint32_t *a, uint32_t *t, size_t n)
 	memcpy(a, src, n * sizeof(*a));
 }
 
+/* a[0..m) and a[m..n), each sorted, into one sorted a[0..n), via t. */
+static void merge_runs(uint32_t *a, size_t m, size_t n, uint32_t *t)
+{
+	size_t i = 0, j = m, k = 0;
+
+	while (i < m && j < n)
+		t[k++] = a[j] < a[i] ? a[j++] : a[i++];
+	while (i < m)
+		t[k++] = a[i++];
+	while (j < n)
+		t[k++] = a[j++];
+	memcpy(a, t, n * sizeof(*a));
+}
+
 /*
  * Sorts the tail into the prefix; turns the union dense when it holds
  * more than K/4 coupons.
@@ -1412,11 +1426,22 @@ static int union_settle(muse_hll_union *u)
 	if (u->reg != NULL || nt == 0)
 		return 0;
 	tail = u->cp + u->sorted;
-	/* A tail of one field (a group of one key, say) is sorted already. */
+	/*
+	 * A tail of one field (a group of one key, say) is sorted already;
+	 * one of two fields (a key met in two inputs) is two sorted runs,
+	 * merged here at less cost than a sort.
+	 */
 	for (i = 1; i < nt && tail[i - 1] < tail[i]; i++)
 		;
-	if (i < nt)
-		radix_sort(tail, u->tmp, nt);
+	if (i < nt) {
+		for (j = i + 1; j < nt && tail[j - 1] <= tail[j]; j++)
+			;
+		if (j == nt)
+			merge_runs(tail, i, nt, u->tmp);
+		else
+			radix_sort(tail, u->tmp, nt);
+		j = 0;
+	}
 	for (i = 0; i < nt; i++)
 		if (d == 0 || tail[i] != tail[d - 1])
 			tail[d++] = tail[i];

@@ -57,7 +57,8 @@ struct emitter {
 	const struct muse_header *h;
 	struct muse_buf pend;
 	int have, merged;
-	struct muse_acc a, t;
+	struct muse_fold f;       /* the records of the pending key, united */
+	struct muse_acc a;
 	struct muse_buf out;
 };
 
@@ -162,7 +163,7 @@ static int emitter_init(struct emitter *x, muse_writer *w,
 	memset(x, 0, sizeof(*x));
 	x->w = w;
 	x->h = h;
-	if (muse_acc_init(&x->a, h->lgk) || muse_acc_init(&x->t, h->lgk))
+	if (muse_acc_init(&x->a, h->lgk) || muse_fold_init(&x->f, h->lgk))
 		return MUSE_ENOMEM;
 	return 0;
 }
@@ -170,7 +171,7 @@ static int emitter_init(struct emitter *x, muse_writer *w,
 static void emitter_free(struct emitter *x)
 {
 	muse_acc_free(&x->a);
-	muse_acc_free(&x->t);
+	muse_fold_free(&x->f);
 	muse_buf_free(&x->pend);
 	muse_buf_free(&x->out);
 }
@@ -188,7 +189,8 @@ static int emit_pending(struct emitter *x, struct muse_err *e)
 	muse_key_decode(x->h->dims, x->pend.p, x->pend.p + x->pend.len, &k,
 	    &after);
 	x->out.len = 0;
-	if (muse_rec_encode(x->h, &k, &x->a, &x->out))
+	if (muse_fold_get(&x->f, &x->a) ||
+	    muse_rec_encode(x->h, &k, &x->a, &x->out))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	return muse_writer_add(x->w, x->out.p, x->out.len, e);
 }
@@ -196,24 +198,18 @@ static int emit_pending(struct emitter *x, struct muse_err *e)
 static int emit(struct emitter *x, const uint8_t *rec, size_t n,
 	struct muse_err *e)
 {
-	struct muse_key k;
 	int rc;
 
+	/* Records of one key go straight into unions as they are decoded. */
 	if (x->have && muse_rec_cmp(x->h->dims, rec, n, x->pend.p,
 	    x->pend.len) == 0) {
 		if (!x->merged) {
-			muse_acc_clear(&x->a);
-			if ((rc = muse_rec_decode(x->h, x->pend.p, x->pend.len, &k,
-			    &x->a, e)))
+			if ((rc = muse_rec_fold(x->h, x->pend.p, x->pend.len, &x->f,
+			    e)))
 				return rc;
 			x->merged = 1;
 		}
-		muse_acc_clear(&x->t);
-		if ((rc = muse_rec_decode(x->h, rec, n, &k, &x->t, e)))
-			return rc;
-		if (muse_acc_merge(&x->a, &x->t))
-			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-		return 0;
+		return muse_rec_fold(x->h, rec, n, &x->f, e);
 	}
 	if ((rc = emit_pending(x, e)))
 		return rc;
@@ -563,6 +559,8 @@ int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
 	}
 	if ((w = muse_writer_new(out, name, &m->out_h, 0, e)) == NULL)
 		return e->code;
+	if (m->o.write_behind)
+		muse_writer_write_behind(w);
 	if (emitter_init(&x, w, &m->out_h)) {
 		rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
 		goto done;

@@ -16,6 +16,7 @@ struct muse_merge_opts {
 	uint8_t drop;         /* dimensions to drop (mask of enum muse_dim) */
 	size_t memory;        /* bytes of records held before spilling */
 	const char *tmpdir;   /* where spilled runs go */
+	int write_behind;     /* output blocks compressed on a second thread */
 	/*
 	 * Phases: "reading records" (of the input muse_merge_add spools;
 	 * sorted files are read in place later, not here), then in

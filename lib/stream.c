@@ -309,15 +309,52 @@ struct muse_writer {
 	struct muse_buf last;     /* key of the last record added */
 	struct muse_buf title;    /* title of the open block's first key */
 	struct muse_zone zone;    /* what the open block's keys hold */
+	struct behind *behind;    /* the second thread, while it runs */
 };
 
+/*
+ * A block handed to the writer's second thread: its records and what the
+ * index says of it.  While the thread runs it alone uses the output, the
+ * compressor, the digests, the index and the counts of bytes and blocks.
+ */
+struct wblock {
+	struct muse_buf raw, first, last;
+	uint32_t records;
+	struct muse_zone zone;
+};
+
+enum { BEHIND_SLOTS = 3 };
+
+struct behind {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct wblock slot[BEHIND_SLOTS];
+	uint64_t queued, done;    /* blocks handed over, blocks written */
+	int closing;              /* no more blocks will come */
+	int rc;                   /* the thread's first error, then it stops */
+	struct muse_err err;
+};
+
+/* A mutex and a condition for a second thread: 0, or -1 (none made). */
+static int sync_init(pthread_mutex_t *mu, pthread_cond_t *cv)
+{
+	if (pthread_mutex_init(mu, NULL))
+		return -1;
+	if (pthread_cond_init(cv, NULL)) {
+		pthread_mutex_destroy(mu);
+		return -1;
+	}
+	return 0;
+}
+
+/* (On the second thread when it runs: flush_block marks the failure.) */
 static int write_bytes(muse_writer *w, const void *p, size_t n,
 	struct muse_err *e)
 {
 	if (n && fwrite(p, 1, n, w->out) != n) {
 		int err = errno ? errno : EIO;
 
-		w->failed = 1;
 		muse_err_where(e, w->name, 0, UINT64_MAX);
 		muse_err_set(e, MUSE_EIO, "write error: %s", strerror(err));
 		e->sys_errno = err;
@@ -380,34 +417,39 @@ muse_writer *muse_writer_new_cctx(FILE *out, const char *name,
 	return w;
 }
 
-static int flush_block(muse_writer *w, struct muse_err *e)
+/*
+ * Compresses and writes one block of records, raw[0..), with its index
+ * entry: on the caller's thread, or on the second one.
+ */
+static int pack_block(muse_writer *w, const struct muse_buf *raw,
+	uint32_t records, const struct muse_zone *zone,
+	const struct muse_buf *first, const struct muse_buf *last,
+	struct muse_err *e)
 {
 	uint8_t bh[MUSE_BLOCK_HEADER_SIZE];
 	size_t bound, n;
 	XXH64_state_t st;
 	uint64_t sum;
 
-	if (w->block_records == 0)
-		return 0;
 	/*
 	 * Only footers carry the content checksum: it is taken a block at a
 	 * time (the same digest as record by record, at a fraction of the
 	 * calls), and not at all for event streams.
 	 */
 	if (w->indexed || w->delta)
-		XXH3_64bits_update(w->content, w->raw.p, w->raw.len);
-	bound = ZSTD_compressBound(w->raw.len);
+		XXH3_64bits_update(w->content, raw->p, raw->len);
+	bound = ZSTD_compressBound(raw->len);
 	w->packed.len = 0;
 	if (muse_buf_reserve(&w->packed, bound))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
-	n = ZSTD_compressCCtx(w->cctx, w->packed.p, bound, w->raw.p, w->raw.len,
+	n = ZSTD_compressCCtx(w->cctx, w->packed.p, bound, raw->p, raw->len,
 	    w->level);
 	if (ZSTD_isError(n))
 		return muse_err_set(e, MUSE_EIO, "zstd: %s", ZSTD_getErrorName(n));
 	memset(bh, 0, sizeof(bh));
 	bh[0] = BLOCK_DATA;
-	muse_st32(bh + 4, w->block_records);
-	muse_st32(bh + 8, (uint32_t)w->raw.len);
+	muse_st32(bh + 4, records);
+	muse_st32(bh + 8, (uint32_t)raw->len);
 	muse_st32(bh + 12, (uint32_t)n);
 	XXH64_reset(&st, 0);
 	XXH64_update(&st, bh, 16);
@@ -417,20 +459,164 @@ static int flush_block(muse_writer *w, struct muse_err *e)
 	XXH64_update(w->digest, bh + 16, 8);
 	if (w->indexed && (muse_buf_put_le64(&w->index, w->pos) ||
 	    muse_buf_put_le64(&w->index, sum) ||
-	    muse_buf_put_le32(&w->index, w->block_records) ||
-	    muse_buf_put_le32(&w->index, w->zone.min_day) ||
-	    muse_buf_put_le32(&w->index, w->zone.max_day) ||
+	    muse_buf_put_le32(&w->index, records) ||
+	    muse_buf_put_le32(&w->index, zone->min_day) ||
+	    muse_buf_put_le32(&w->index, zone->max_day) ||
 	    muse_buf_put_le32(&w->index, 0) ||
-	    muse_buf_put_le64(&w->index, w->zone.bits[0]) ||
-	    muse_buf_put_le64(&w->index, w->zone.bits[1]) ||
-	    muse_buf_put_le64(&w->index, w->zone.bits[2]) ||
-	    muse_buf_put_str(&w->index, (const char *)w->first.p, w->first.len) ||
-	    muse_buf_put_str(&w->index, (const char *)w->last.p, w->last.len)))
+	    muse_buf_put_le64(&w->index, zone->bits[0]) ||
+	    muse_buf_put_le64(&w->index, zone->bits[1]) ||
+	    muse_buf_put_le64(&w->index, zone->bits[2]) ||
+	    muse_buf_put_str(&w->index, (const char *)first->p, first->len) ||
+	    muse_buf_put_str(&w->index, (const char *)last->p, last->len)))
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	if (write_bytes(w, bh, sizeof(bh), e) ||
 	    write_bytes(w, w->packed.p, n, e))
 		return MUSE_EIO;
 	w->nblocks++;
+	return 0;
+}
+
+/* The second thread: writes the blocks handed over, in order. */
+static void *behind_main(void *arg)
+{
+	muse_writer *w = arg;
+	struct behind *b = w->behind;
+
+	for (;;) {
+		struct wblock *s;
+		int rc;
+
+		pthread_mutex_lock(&b->mu);
+		while (b->done == b->queued && !b->closing)
+			pthread_cond_wait(&b->cv, &b->mu);
+		if (b->done == b->queued) {
+			pthread_mutex_unlock(&b->mu);
+			return NULL;
+		}
+		s = &b->slot[b->done % BEHIND_SLOTS];
+		rc = b->rc;
+		pthread_mutex_unlock(&b->mu);
+		/* After an error the blocks are only taken off the queue. */
+		if (rc == 0)
+			rc = pack_block(w, &s->raw, s->records, &s->zone, &s->first,
+			    &s->last, &b->err);
+		pthread_mutex_lock(&b->mu);
+		b->done++;
+		if (rc && b->rc == 0)
+			b->rc = rc;
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+	}
+}
+
+int muse_writer_write_behind(muse_writer *w)
+{
+	struct behind *b;
+
+	if (w->behind != NULL)
+		return 1;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return 0;
+	if (sync_init(&b->mu, &b->cv)) {
+		free(b);
+		return 0;
+	}
+	w->behind = b;
+	if (pthread_create(&b->th, NULL, behind_main, w)) {
+		pthread_cond_destroy(&b->cv);
+		pthread_mutex_destroy(&b->mu);
+		free(b);
+		w->behind = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Ends the second thread once it has written every block handed over;
+ * then its state is the caller's again.  Returns its error, if any.
+ */
+static int behind_end(muse_writer *w, struct muse_err *e)
+{
+	struct behind *b = w->behind;
+	int rc;
+
+	if (b == NULL)
+		return 0;
+	pthread_mutex_lock(&b->mu);
+	b->closing = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->th, NULL);
+	for (int i = 0; i < BEHIND_SLOTS; i++) {
+		muse_buf_free(&b->slot[i].raw);
+		muse_buf_free(&b->slot[i].first);
+		muse_buf_free(&b->slot[i].last);
+	}
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	rc = b->rc;
+	if (rc) {
+		*e = b->err;
+		w->failed = 1;
+	}
+	free(b);
+	w->behind = NULL;
+	return rc;
+}
+
+/*
+ * The open block to the second thread: its records change places with
+ * the empty buffer of a free slot, so nothing is copied but the keys of
+ * its index entry.
+ */
+static int hand_over(muse_writer *w, struct muse_err *e)
+{
+	struct behind *b = w->behind;
+	struct muse_buf t;
+	struct wblock *s;
+	int rc;
+
+	pthread_mutex_lock(&b->mu);
+	while (b->queued - b->done == BEHIND_SLOTS && b->rc == 0)
+		pthread_cond_wait(&b->cv, &b->mu);
+	rc = b->rc;
+	pthread_mutex_unlock(&b->mu);
+	if (rc) {
+		behind_end(w, e);
+		return rc;
+	}
+	s = &b->slot[b->queued % BEHIND_SLOTS];
+	t = s->raw;
+	s->raw = w->raw;
+	w->raw = t;
+	w->raw.len = 0;
+	s->records = w->block_records;
+	s->zone = w->zone;
+	s->first.len = s->last.len = 0;
+	if (w->indexed && (muse_buf_put(&s->first, w->first.p, w->first.len) ||
+	    muse_buf_put(&s->last, w->last.p, w->last.len)))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	pthread_mutex_lock(&b->mu);
+	b->queued++;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	return 0;
+}
+
+static int flush_block(muse_writer *w, struct muse_err *e)
+{
+	int rc;
+
+	if (w->block_records == 0)
+		return 0;
+	rc = w->behind != NULL ? hand_over(w, e) :
+	    pack_block(w, &w->raw, w->block_records, &w->zone, &w->first,
+		&w->last, e);
+	if (rc) {
+		w->failed = 1;
+		return rc;
+	}
 	w->raw.len = 0;
 	w->block_records = 0;
 	return 0;
@@ -595,6 +781,8 @@ int muse_writer_finish(muse_writer *w, struct muse_err *e)
 		return MUSE_EIO;
 	if (flush_block(w, e))
 		return e->code;
+	if (behind_end(w, e))
+		return e->code;
 	if ((w->indexed || w->delta) && write_footer(w, e))
 		return e->code;
 	memset(t, 0, sizeof(t));
@@ -613,8 +801,11 @@ uint64_t muse_writer_records(const muse_writer *w)
 
 void muse_writer_free(muse_writer *w)
 {
+	struct muse_err e;
+
 	if (w == NULL)
 		return;
+	behind_end(w, &e);
 	if (w->own_cctx)
 		ZSTD_freeCCtx(w->cctx);
 	XXH64_freeState(w->digest);
@@ -768,12 +959,7 @@ int muse_reader_read_ahead(muse_reader *r)
 
 		if (a == NULL)
 			return 0;
-		if (pthread_mutex_init(&a->mu, NULL)) {
-			free(a);
-			return 0;
-		}
-		if (pthread_cond_init(&a->cv, NULL)) {
-			pthread_mutex_destroy(&a->mu);
+		if (sync_init(&a->mu, &a->cv)) {
 			free(a);
 			return 0;
 		}

@@ -192,6 +192,15 @@ void muse_writer_set_version(muse_writer *w, uint64_t version);
 void muse_writer_set_delta(muse_writer *w, uint64_t from_version,
 	uint64_t from_content, uint64_t from_records, uint64_t to_version,
 	uint64_t to_content, uint64_t to_records);
+/*
+ * From now on, compresses and writes each block on a second thread while
+ * the caller fills the next (up to three waiting): the same bytes, in the
+ * same order.  While it runs, out belongs to that thread; a write error
+ * comes back from a later muse_writer_add or from muse_writer_finish,
+ * which ends the thread.  Returns 1, or 0 when no thread could be started
+ * (then everything happens on the caller's thread, as before).
+ */
+int muse_writer_write_behind(muse_writer *w);
 /* Flushes the last block and writes the trailer (does not close out). */
 int muse_writer_finish(muse_writer *w, struct muse_err *e);
 void muse_writer_free(muse_writer *w);

@@ -15,12 +15,15 @@
 
 #include <xxhash.h>
 
+#include "hll.h"
+#include "sketch.h"
 #include "stream.h"
 
 #include "check.h"
 
 static int quick;
 static int read_ahead;          /* read_image reads blocks on a second thread */
+static int write_behind;        /* write_stream writes blocks on a second thread */
 
 /* ------------------------------------------------------------------ */
 /* Building streams in memory                                           */
@@ -144,6 +147,8 @@ static int write_stream(struct image *im, const struct muse_header *h,
 		abort();
 	muse_err_clear(&e);
 	w = muse_writer_new(fp, "<memory>", h, level, &e);
+	if (w != NULL && write_behind && muse_writer_write_behind(w) != 1)
+		abort();
 	if (w == NULL) {
 		rc = e.code;
 	} else {
@@ -244,6 +249,15 @@ static void read_with_header(struct image *im, uint8_t *hdr,
 	muse_st32(hdr + 60, XXH32(hdr, 60, 0));
 	memcpy(im->p, hdr, MUSE_HEADER_SIZE);
 	read_image(im->p, im->n, res, 0);
+}
+
+/* A sorted sketch stream: a store, with a footer and an index. */
+static struct muse_header sketch_header_sorted(void)
+{
+	struct muse_header h = sketch_header();
+
+	h.flags = MUSE_FLAG_SORTED;
+	return h;
 }
 
 /*
@@ -1070,6 +1084,135 @@ static void test_read_ahead(void)
 	result_free(&b);
 }
 
+/*
+ * Sorted sketch records with valid keys (title, asset, date, segment),
+ * enough of them for many blocks of an indexed store.
+ */
+static void make_store_records(struct recs *r, size_t n)
+{
+	const struct muse_header h = sketch_header_sorted();
+	struct muse_buf b = { 0 };
+	struct muse_acc a;
+	char t[16], as[40], sg[16];
+
+	if (muse_acc_init(&a, h.lgk))
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		struct muse_key k;
+
+		memset(&k, 0, sizeof(k));
+		snprintf(t, sizeof(t), "t%04zu", i / 64);
+		snprintf(as, sizeof(as), "%s-a%zu", t, i / 16 % 4);
+		snprintf(sg, sizeof(sg), "s%zu", i % 16 / 4);
+		k.s[MUSE_DIM_TITLE].p = t;
+		k.s[MUSE_DIM_TITLE].n = strlen(t);
+		k.s[MUSE_DIM_ASSET].p = as;
+		k.s[MUSE_DIM_ASSET].n = strlen(as);
+		k.s[MUSE_DIM_SEGMENT].p = sg;
+		k.s[MUSE_DIM_SEGMENT].n = strlen(sg);
+		k.day = 20270 + (int64_t)(i % 4);
+		muse_acc_clear(&a);
+		a.impressions = i + 1;
+		for (size_t c = 0; c < 20 + i % 50; c++)
+			muse_hll_add(a.reach, muse_hll_coupon(next_rand(),
+			    next_rand()));
+		b.len = 0;
+		if (muse_rec_encode(&h, &k, &a, &b))
+			abort();
+		recs_add(r, b.p, b.len);
+	}
+	muse_acc_free(&a);
+	muse_buf_free(&b);
+}
+
+/*
+ * A writer compressing on a second thread writes the same bytes, for
+ * event streams and for indexed stores (footer and index included), and
+ * meets a write error the same way.
+ */
+static void test_write_behind(void)
+{
+	struct muse_header he = events_header(MUSE_TABLE_IMPRESSIONS);
+	struct muse_header hs = sketch_header_sorted();
+	struct recs big = { 0 }, store = { 0 }, none = { 0 };
+	struct image a = { 0 }, b = { 0 };
+	struct result res = { 0 };
+	int ra, rb;
+
+	make_big_records(&big, 9);
+	make_store_records(&store, 6000);
+	for (int kind = 0; kind < 3; kind++) {
+		const struct muse_header *h = kind == 1 ? &hs : &he;
+		const struct recs *r = kind == 0 ? &big : kind == 1 ? &store : &none;
+		const char *what = kind == 0 ? "events, 9 blocks" :
+		    kind == 1 ? "indexed store" : "empty stream";
+
+		write_behind = 0;
+		ra = write_stream(&a, h, r, 0);
+		write_behind = 1;
+		rb = write_stream(&b, h, r, 0);
+		write_behind = 0;
+		check(ra == 0 && rb == 0 && a.n == b.n && memcmp(a.p, b.p, a.n) == 0,
+		    "write behind: %s, the same %zu bytes (%d %d, %zu)", what, a.n,
+		    ra, rb, b.n);
+		read_image(b.p, b.n, &res, 0);
+		check(res.rc == 0 && recs_equal(&res.recs[0], r),
+		    "write behind: %s reads back (rc %d: %s)", what, res.rc,
+		    res.e.msg);
+		image_free(&a);
+		image_free(&b);
+	}
+	/* A full device: the error comes back once, from add or finish. */
+	{
+		FILE *fp = fopen("/dev/full", "wb");
+		struct muse_err e;
+		muse_writer *w;
+		size_t off = 0;
+		int rc = 0, adds_failed = 0;
+
+		if (fp != NULL) {
+			struct recs noise = { 0 };
+			uint8_t buf[4096];
+
+			/* blocks that do not compress: each write passes the buffer */
+			for (int i = 0; i < 400; i++) {
+				for (size_t k = 0; k < sizeof(buf); k += 8) {
+					uint64_t x = next_rand();
+
+					memcpy(buf + k, &x, 8);
+				}
+				recs_add(&noise, buf, sizeof(buf));
+			}
+			muse_err_clear(&e);
+			/* buffered: the header's write fails later, in a block */
+			w = muse_writer_new(fp, "full", &he, 0, &e);
+			if (w == NULL || muse_writer_write_behind(w) != 1)
+				abort();
+			for (size_t i = 0; i < noise.n && rc == 0; i++) {
+				rc = muse_writer_add(w, noise.bytes.p + off, noise.len[i],
+				    &e);
+				off += noise.len[i];
+				adds_failed += rc != 0;
+			}
+			recs_free(&noise);
+			if (rc == 0)
+				rc = muse_writer_finish(w, &e);
+			check(rc == MUSE_EIO && strstr(e.msg, "write error") &&
+			    strcmp(e.name, "full") == 0 && adds_failed <= 1,
+			    "write behind to /dev/full: a write error naming the "
+			    "output (%d: %s; %d adds failed)", rc, e.msg, adds_failed);
+			check(muse_writer_finish(w, &e) == MUSE_EIO &&
+			    muse_writer_add(w, buf, 10, &e) == MUSE_EIO,
+			    "write behind: after the error, the writer refuses more");
+			muse_writer_free(w);
+			fclose(fp);
+		}
+	}
+	recs_free(&big);
+	recs_free(&store);
+	result_free(&res);
+}
+
 int main(int argc, char **argv)
 {
 	quick = argc > 1 && strcmp(argv[1], "quick") == 0;
@@ -1087,5 +1230,6 @@ int main(int argc, char **argv)
 	test_rollup_source();
 	test_writer_errors();
 	test_read_ahead();
+	test_write_behind();
 	return check_done("test_stream");
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ingest.h"
@@ -111,6 +112,7 @@ struct job {
 	uint64_t errors;
 	uint64_t min_preview_ms;  /* previews shorter than this are dropped */
 	int quiet;
+	int behind;               /* compress on a second thread */
 	struct muse_buf rec;
 	struct muse_progress progress;
 };
@@ -195,6 +197,8 @@ static int ingest_file(struct job *j, const char *path)
 		muse_cli_err(prog, &e);
 		muse_ingest_free(g);
 		return -1;
+	} else if (j->behind) {
+		muse_writer_write_behind(w);
 	}
 	while ((rc = muse_ingest_next(g, &ev, &e)) != 0) {
 		/* The clock is read every 256 rows, the first row included. */
@@ -270,6 +274,8 @@ int main(int argc, char **argv)
 	memset(&j, 0, sizeof(j));
 	j.hash = MUSE_HASH_XXH3;
 	j.seed = MUSE_HASH_SEED;
+	/* Compressing the output overlaps parsing when a CPU is free. */
+	j.behind = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	while ((c = muse_cli_getopt(prog, argc, argv, "fho:O:qt:V",
 	    longopts)) != -1) {
 		switch (c) {
@@ -340,6 +346,11 @@ int main(int argc, char **argv)
 			return MUSE_EXIT_ERROR;
 		}
 		muse_table_writer_hash(j.tw, j.hash, j.seed);
+		if (j.behind && muse_table_writer_write_behind(j.tw, &e)) {
+			muse_cli_err(prog, &e);
+			muse_table_writer_free(j.tw);
+			return MUSE_EXIT_ERROR;
+		}
 	} else if (muse_out_open(&out, output, 1, force, &e)) {
 		muse_cli_err(prog, &e);
 		return MUSE_EXIT_ERROR;

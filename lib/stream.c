@@ -309,31 +309,41 @@ struct muse_writer {
 	struct muse_buf last;     /* key of the last record added */
 	struct muse_buf title;    /* title of the open block's first key */
 	struct muse_zone zone;    /* what the open block's keys hold */
-	struct behind *behind;    /* the second thread, while it runs */
+	muse_behind *behind;      /* the thread writing its blocks, or NULL */
+	int own_behind;           /* made by muse_writer_write_behind */
+	uint32_t inflight;        /* blocks of this writer not written yet */
+	int brc;                  /* that thread's first error for this writer */
+	struct muse_err berr;
 };
 
 /*
- * A block handed to the writer's second thread: its records and what the
- * index says of it.  While the thread runs it alone uses the output, the
- * compressor, the digests, the index and the counts of bytes and blocks.
+ * A block handed to a second thread, with the writer it belongs to and
+ * what the index says of it.  While a writer has blocks there, that
+ * thread alone uses its output, compressor, digests, index and counts of
+ * bytes and blocks.
  */
 struct wblock {
+	muse_writer *w;
 	struct muse_buf raw, first, last;
 	uint32_t records;
 	struct muse_zone zone;
 };
 
-enum { BEHIND_SLOTS = 3 };
+enum { BEHIND_SLOTS = 4 };
 
-struct behind {
+/*
+ * The thread that compresses and writes blocks, in the order they come,
+ * for one writer (muse_writer_write_behind) or for all the writers of one
+ * caller (muse_behind_new), which then share its compressor.
+ */
+struct muse_behind {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wblock slot[BEHIND_SLOTS];
 	uint64_t queued, done;    /* blocks handed over, blocks written */
 	int closing;              /* no more blocks will come */
-	int rc;                   /* the thread's first error, then it stops */
-	struct muse_err err;
+	ZSTD_CCtx *cctx;          /* shared: its own compressor, else NULL */
 };
 
 /* A mutex and a condition for a second thread: 0, or -1 (none made). */
@@ -479,11 +489,12 @@ static int pack_block(muse_writer *w, const struct muse_buf *raw,
 /* The second thread: writes the blocks handed over, in order. */
 static void *behind_main(void *arg)
 {
-	muse_writer *w = arg;
-	struct behind *b = w->behind;
+	muse_behind *b = arg;
 
 	for (;;) {
+		struct muse_err err;
 		struct wblock *s;
+		muse_writer *w;
 		int rc;
 
 		pthread_mutex_lock(&b->mu);
@@ -494,55 +505,51 @@ static void *behind_main(void *arg)
 			return NULL;
 		}
 		s = &b->slot[b->done % BEHIND_SLOTS];
-		rc = b->rc;
+		w = s->w;
+		rc = w->brc;
 		pthread_mutex_unlock(&b->mu);
-		/* After an error the blocks are only taken off the queue. */
+		/* After an error a writer's blocks are only taken off the queue. */
+		muse_err_clear(&err);
 		if (rc == 0)
 			rc = pack_block(w, &s->raw, s->records, &s->zone, &s->first,
-			    &s->last, &b->err);
+			    &s->last, &err);
 		pthread_mutex_lock(&b->mu);
 		b->done++;
-		if (rc && b->rc == 0)
-			b->rc = rc;
+		w->inflight--;
+		if (rc && w->brc == 0) {
+			w->brc = rc;
+			w->berr = err;
+		}
 		pthread_cond_broadcast(&b->cv);
 		pthread_mutex_unlock(&b->mu);
 	}
 }
 
-int muse_writer_write_behind(muse_writer *w)
+muse_behind *muse_behind_new(struct muse_err *e)
 {
-	struct behind *b;
+	muse_behind *b = calloc(1, sizeof(*b));
 
-	if (w->behind != NULL)
-		return 1;
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return 0;
-	if (sync_init(&b->mu, &b->cv)) {
+	if (b == NULL || (b->cctx = ZSTD_createCCtx()) == NULL) {
 		free(b);
-		return 0;
+		muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		return NULL;
 	}
-	w->behind = b;
-	if (pthread_create(&b->th, NULL, behind_main, w)) {
+	if (sync_init(&b->mu, &b->cv) == 0) {
+		if (pthread_create(&b->th, NULL, behind_main, b) == 0)
+			return b;
 		pthread_cond_destroy(&b->cv);
 		pthread_mutex_destroy(&b->mu);
-		free(b);
-		w->behind = NULL;
-		return 0;
 	}
-	return 1;
+	ZSTD_freeCCtx(b->cctx);
+	free(b);
+	muse_err_set(e, MUSE_ENOMEM, "cannot start a thread");
+	return NULL;
 }
 
-/*
- * Ends the second thread once it has written every block handed over;
- * then its state is the caller's again.  Returns its error, if any.
- */
-static int behind_end(muse_writer *w, struct muse_err *e)
+void muse_behind_free(muse_behind *b)
 {
-	struct behind *b = w->behind;
-	int rc;
-
 	if (b == NULL)
-		return 0;
+		return;
 	pthread_mutex_lock(&b->mu);
 	b->closing = 1;
 	pthread_cond_broadcast(&b->cv);
@@ -555,32 +562,88 @@ static int behind_end(muse_writer *w, struct muse_err *e)
 	}
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
-	rc = b->rc;
+	ZSTD_freeCCtx(b->cctx);
+	free(b);
+}
+
+void muse_writer_behind(muse_writer *w, muse_behind *b)
+{
+	w->behind = b;
+	w->own_behind = 0;
+	if (b->cctx != NULL) {
+		if (w->own_cctx)
+			ZSTD_freeCCtx(w->cctx);
+		w->cctx = b->cctx;
+		w->own_cctx = 0;
+	}
+}
+
+int muse_writer_write_behind(muse_writer *w)
+{
+	muse_behind *b;
+
+	if (w->behind != NULL)
+		return 1;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return 0;
+	if (sync_init(&b->mu, &b->cv)) {
+		free(b);
+		return 0;
+	}
+	if (pthread_create(&b->th, NULL, behind_main, b)) {
+		pthread_cond_destroy(&b->cv);
+		pthread_mutex_destroy(&b->mu);
+		free(b);
+		return 0;
+	}
+	w->behind = b;
+	w->own_behind = 1;
+	return 1;
+}
+
+/*
+ * Waits until the thread has written every block of w handed over (and
+ * ends it, when it is w's own); then w's state is the caller's again.
+ * Returns the thread's error for w, if any.
+ */
+static int behind_end(muse_writer *w, struct muse_err *e)
+{
+	muse_behind *b = w->behind;
+	int rc;
+
+	if (b == NULL)
+		return 0;
+	pthread_mutex_lock(&b->mu);
+	while (w->inflight)
+		pthread_cond_wait(&b->cv, &b->mu);
+	rc = w->brc;
+	pthread_mutex_unlock(&b->mu);
+	if (w->own_behind)
+		muse_behind_free(b);
+	w->behind = NULL;
 	if (rc) {
-		*e = b->err;
+		*e = w->berr;
 		w->failed = 1;
 	}
-	free(b);
-	w->behind = NULL;
 	return rc;
 }
 
 /*
- * The open block to the second thread: its records change places with
- * the empty buffer of a free slot, so nothing is copied but the keys of
- * its index entry.
+ * The open block to the thread: its records change places with the empty
+ * buffer of a free slot, so nothing is copied but the keys of its index
+ * entry.  Only one thread hands blocks to a muse_behind.
  */
 static int hand_over(muse_writer *w, struct muse_err *e)
 {
-	struct behind *b = w->behind;
+	muse_behind *b = w->behind;
 	struct muse_buf t;
 	struct wblock *s;
 	int rc;
 
 	pthread_mutex_lock(&b->mu);
-	while (b->queued - b->done == BEHIND_SLOTS && b->rc == 0)
+	while (b->queued - b->done == BEHIND_SLOTS && w->brc == 0)
 		pthread_cond_wait(&b->cv, &b->mu);
-	rc = b->rc;
+	rc = w->brc;
 	pthread_mutex_unlock(&b->mu);
 	if (rc) {
 		behind_end(w, e);
@@ -591,6 +654,7 @@ static int hand_over(muse_writer *w, struct muse_err *e)
 	s->raw = w->raw;
 	w->raw = t;
 	w->raw.len = 0;
+	s->w = w;
 	s->records = w->block_records;
 	s->zone = w->zone;
 	s->first.len = s->last.len = 0;
@@ -599,6 +663,7 @@ static int hand_over(muse_writer *w, struct muse_err *e)
 		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
 	pthread_mutex_lock(&b->mu);
 	b->queued++;
+	w->inflight++;
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 	return 0;

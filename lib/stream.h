@@ -201,6 +201,17 @@ void muse_writer_set_delta(muse_writer *w, uint64_t from_version,
  * (then everything happens on the caller's thread, as before).
  */
 int muse_writer_write_behind(muse_writer *w);
+/*
+ * One such thread, with a compressor of its own, shared by the writers a
+ * caller has open at once (the partition files of a table, say): they
+ * must all be used from one thread, and all be finished or freed before
+ * muse_behind_free.  A writer given to it with muse_writer_behind writes
+ * the same bytes as without it.
+ */
+typedef struct muse_behind muse_behind;
+muse_behind *muse_behind_new(struct muse_err *e);
+void muse_behind_free(muse_behind *b);
+void muse_writer_behind(muse_writer *w, muse_behind *b);
 /* Flushes the last block and writes the trailer (does not close out). */
 int muse_writer_finish(muse_writer *w, struct muse_err *e);
 void muse_writer_free(muse_writer *w);

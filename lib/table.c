@@ -486,6 +486,7 @@ struct muse_table_writer {
 	struct muse_manifest base; /* the newest version when we started */
 	uint32_t buckets[5];
 	void *cctx;               /* shared by the partitions' writers */
+	muse_behind *behind;      /* or the thread compressing for them all */
 	char tag[64];
 	uint64_t seq;
 	uint64_t clock;
@@ -595,6 +596,13 @@ muse_table_writer *muse_table_writer_new(const char *dir, uint32_t buckets,
 		return NULL;
 	}
 	return t;
+}
+
+int muse_table_writer_write_behind(muse_table_writer *t, struct muse_err *e)
+{
+	if (t->behind == NULL && (t->behind = muse_behind_new(e)) == NULL)
+		return e->code;
+	return 0;
 }
 
 void muse_table_writer_hash(muse_table_writer *t, uint8_t hash,
@@ -830,6 +838,8 @@ static int part_open(muse_table_writer *t, struct part *p, int64_t ts,
 	free(path);
 	if (p->w == NULL)
 		return -1;
+	if (t->behind != NULL)
+		muse_writer_behind(p->w, t->behind);
 	t->nopen++;
 	return 0;
 }
@@ -1088,6 +1098,7 @@ void muse_table_writer_free(muse_table_writer *t)
 		free(t->schemas[i]);
 	free(t->schemas);
 	free(t->parts);
+	muse_behind_free(t->behind);
 	muse_zstd_cctx_free(t->cctx);
 	free(t->dir);
 	free(t);

@@ -93,6 +93,11 @@ typedef struct muse_table_writer muse_table_writer;
  */
 muse_table_writer *muse_table_writer_new(const char *dir, uint32_t buckets,
 	int level, struct muse_err *e);
+/*
+ * From now on, the data files' blocks are compressed and written on a
+ * second thread while rows are added (the same bytes).  0 or an error.
+ */
+int muse_table_writer_write_behind(muse_table_writer *t, struct muse_err *e);
 /* The user-id hashing of the rows to come (default xxh3, MUSE_HASH_SEED). */
 void muse_table_writer_hash(muse_table_writer *t, uint8_t hash,
 	uint64_t seed);

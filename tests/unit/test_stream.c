@@ -1162,6 +1162,46 @@ static void test_write_behind(void)
 		image_free(&a);
 		image_free(&b);
 	}
+	/* Two writers sharing one thread, their records interleaved. */
+	{
+		struct muse_err e;
+		muse_behind *bh = muse_behind_new(&e);
+		char *p[2] = { NULL, NULL };
+		size_t n[2] = { 0, 0 }, off = 0;
+		FILE *fp[2];
+		muse_writer *w[2];
+		int rc = 0;
+
+		if (bh == NULL)
+			abort();
+		for (int i = 0; i < 2; i++) {
+			if ((fp[i] = open_memstream(&p[i], &n[i])) == NULL ||
+			    (w[i] = muse_writer_new(fp[i], "mem", &he, 1, &e)) == NULL)
+				abort();
+			muse_writer_behind(w[i], bh);
+		}
+		for (size_t i = 0; i < big.n && rc == 0; i++) {
+			for (int k = 0; k < 2 && rc == 0; k++)
+				rc = muse_writer_add(w[k], big.bytes.p + off, big.len[i],
+				    &e);
+			off += big.len[i];
+		}
+		for (int i = 0; i < 2; i++) {
+			if (rc == 0)
+				rc = muse_writer_finish(w[i], &e);
+			muse_writer_free(w[i]);
+			fclose(fp[i]);
+		}
+		muse_behind_free(bh);
+		write_stream(&a, &he, &big, 1);
+		check(rc == 0 && n[0] == a.n && n[1] == a.n &&
+		    memcmp(p[0], a.p, a.n) == 0 && memcmp(p[1], a.p, a.n) == 0,
+		    "two writers sharing a thread: each writes the bytes of one "
+		    "alone (rc %d: %zu %zu %zu)", rc, n[0], n[1], a.n);
+		image_free(&a);
+		free(p[0]);
+		free(p[1]);
+	}
 	/* A full device: the error comes back once, from add or finish. */
 	{
 		FILE *fp = fopen("/dev/full", "wb");

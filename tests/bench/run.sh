@@ -8,6 +8,8 @@
 # larger data set (issue 3) and its section follows (RACE=0 skips it), then
 # tests/bench/serve.sh measures serving from an indexed store of a million
 # keys (issue 4: cold queries, --serve, delta apply; SERVE=0 skips it).
+# Then tests/bench/scaling.sh: events per CPU second from 10^6 to 10^8
+# events, and muse-merge's memory against its inputs (SCALING=0 skips it).
 # SCALE=1 adds tests/bench/scale.sh, the scale run of issue 5 (10^9 events
 # by default: about 20 minutes and 30 GB on this machine; off by default).
 # Sections other scripts keep in RESULTS.md between markers <!-- NAME -->
@@ -93,6 +95,12 @@ if [ "${SERVE:-1}" != 0 ]; then
 	{ echo "<!-- serve -->"; tests/bench/serve.sh; echo "<!-- /serve -->"; } > "$serve.tmp"
 	mv "$serve.tmp" "$serve"
 fi
+scaling=$work/scaling.md
+if [ "${SCALING:-1}" != 0 ]; then
+	echo "scaling, 10^6 to 10^8 events..." >&2
+	{ echo "<!-- scaling -->"; tests/bench/scaling.sh; echo "<!-- /scaling -->"; } > "$scaling.tmp"
+	mv "$scaling.tmp" "$scaling"
+fi
 scale=$work/scale.md
 if [ "${SCALE:-0}" = 1 ]; then
 	echo "scale run..." >&2
@@ -103,7 +111,7 @@ fi
 # serving benchmark's and the scale run's excepted
 kept=$work/kept.md
 if [ -f "$out" ]; then
-	awk '/^<!-- [a-z0-9_-]+ -->$/ && $0 != "<!-- race -->" && $0 != "<!-- serve -->" && $0 != "<!-- scale -->" { on = 1 }
+	awk '/^<!-- [a-z0-9_-]+ -->$/ && $0 != "<!-- race -->" && $0 != "<!-- serve -->" && $0 != "<!-- scale -->" && $0 != "<!-- scaling -->" { on = 1 }
 	     on { print }
 	     /^<!-- \/[a-z0-9_-]+ -->$/ { on = 0 }' "$out" > "$kept"
 else
@@ -111,6 +119,7 @@ else
 fi
 [ "${RACE:-1}" != 0 ] || awk '/^<!-- race -->$/ { on = 1 } on { print } /^<!-- \/race -->$/ { on = 0 }' "$out" 2> /dev/null > "$race" || : > "$race"
 [ "${SERVE:-1}" != 0 ] || awk '/^<!-- serve -->$/ { on = 1 } on { print } /^<!-- \/serve -->$/ { on = 0 }' "$out" 2> /dev/null > "$serve" || : > "$serve"
+[ "${SCALING:-1}" != 0 ] || awk '/^<!-- scaling -->$/ { on = 1 } on { print } /^<!-- \/scaling -->$/ { on = 0 }' "$out" 2> /dev/null > "$scaling" || : > "$scaling"
 [ "${SCALE:-0}" = 1 ] || awk '/^<!-- scale -->$/ { on = 1 } on { print } /^<!-- \/scale -->$/ { on = 0 }' "$out" 2> /dev/null > "$scale" || : > "$scale"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -137,6 +146,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 	echo "scale run of 10^9 events (issue 5, tests/bench/scale.sh, made with SCALE=1)."
 	if [ -s "$race" ]; then echo; cat "$race"; fi
 	if [ -s "$serve" ]; then echo; cat "$serve"; fi
+	if [ -s "$scaling" ]; then echo; cat "$scaling"; fi
 	if [ -s "$scale" ]; then echo; cat "$scale"; fi
 	if [ -s "$kept" ]; then echo; cat "$kept"; fi
 } > "$out.tmp"

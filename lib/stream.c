@@ -1372,6 +1372,8 @@ static int next_block(muse_reader *r, int decompress, struct muse_err *e)
 		a->skip = !decompress;
 		if (pthread_create(&a->th, NULL, ahead_main, r) == 0)
 			r->running = 1;
+		else
+			r->can_ahead = 0;       /* no thread: read here from now on */
 	}
 	if (!r->running) {
 		r->blk = &r->one;

@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "merge.h"
 #include "store.h"
 #include "sketch.h"
@@ -47,8 +49,39 @@ struct run {
 	size_t memn, memi;
 	const uint8_t *rec;      /* current record */
 	size_t n;
+	uint64_t taken;          /* input records it stands for */
 	struct muse_buf prev;    /* key bytes of the previous record */
 	int has_prev;
+	struct roll *roll;       /* a sorted input rolled up as it is read */
+};
+
+/*
+ * A roll-up of a sorted file, made as it is read, without spooling it: in
+ * key order (title, asset, date, segment, country) the days of one
+ * period of one title and asset come together, so each such group is
+ * folded by its output key (the segments and countries it holds), and its
+ * records are given out sorted when the next group begins.
+ */
+struct roll_entry {
+	struct muse_buf key;     /* the output key, encoded */
+	struct muse_fold f;
+	uint64_t taken;          /* input records folded into it */
+};
+
+struct roll {
+	struct roll_entry *e;    /* entries of the group; pool of folds */
+	size_t n, cap, next;     /* in the group; allocated; next to give */
+	uint32_t *order;         /* the group's entries in key order */
+	uint32_t *slot;          /* hash of output keys: entry + 1, or 0 */
+	size_t nslot;
+	struct muse_buf group;   /* the group's key: dims before date, period */
+	struct muse_buf pend;    /* the first record of the next group */
+	int have_pend, done;
+	struct muse_acc acc;
+	struct muse_buf out;     /* the record given out */
+	struct muse_buf gk, ok;  /* scratch: a record's group and output keys */
+	uint8_t dims;
+	unsigned lgk;
 };
 
 /* Combines equal adjacent keys and writes records. */
@@ -99,8 +132,30 @@ muse_merge *muse_merge_new(const struct muse_merge_opts *o, struct muse_err *e)
 	return m;
 }
 
+static void roll_free(struct roll *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->cap; i++) {
+		muse_buf_free(&g->e[i].key);
+		muse_fold_free(&g->e[i].f);
+	}
+	free(g->e);
+	free(g->order);
+	free(g->slot);
+	muse_buf_free(&g->group);
+	muse_buf_free(&g->pend);
+	muse_acc_free(&g->acc);
+	muse_buf_free(&g->out);
+	muse_buf_free(&g->gk);
+	muse_buf_free(&g->ok);
+	free(g);
+}
+
 static void run_close(struct run *r)
 {
+	roll_free(r->roll);
+	r->roll = NULL;
 	muse_reader_free(r->r);
 	r->r = NULL;
 	if (r->fd >= 0)
@@ -403,13 +458,24 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 			break;
 		if ((rc = muse_header_compatible(&m->in_h, &h, e)))
 			break;
-		if (!m->transform && (h.flags & MUSE_FLAG_SORTED) && size >= 0 &&
+		if ((!m->transform || (m->o.rollup >= 0 && m->o.drop == 0)) &&
+		    (h.flags & MUSE_FLAG_SORTED) && size >= 0 &&
 		    strcmp(path, "-") != 0) {
 			struct run *run = new_run(m);
 
-			if (run == NULL || (run->path = strdup(path)) == NULL) {
+			if (run == NULL || (run->path = strdup(path)) == NULL ||
+			    (m->transform && (run->roll = calloc(1,
+			    sizeof(*run->roll))) == NULL)) {
 				rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
 				break;
+			}
+			if (run->roll) {
+				run->roll->dims = m->in_h.dims;
+				run->roll->lgk = m->in_h.lgk;
+				if (muse_acc_init(&run->roll->acc, m->in_h.lgk)) {
+					rc = muse_err_set(e, MUSE_ENOMEM, "out of memory");
+					break;
+				}
 			}
 			run->stream = stream++;
 			if ((rc = muse_reader_skip_stream(r, e)))
@@ -451,10 +517,11 @@ int muse_merge_add(muse_merge *m, const char *path, struct muse_err *e)
 /* ---- merging ---- */
 
 /* Moves a run to its next record; checks that file runs are in order. */
-static int run_next(const muse_merge *m, struct run *r, struct muse_err *e)
+static int file_next(const muse_merge *m, struct run *r, struct muse_err *e)
 {
 	int rc;
 
+	r->taken = 1;
 	if (r->mem) {
 		if (r->memi == r->memn) {
 			r->rec = NULL;
@@ -495,6 +562,178 @@ static int run_next(const muse_merge *m, struct run *r, struct muse_err *e)
 		r->has_prev = 1;
 	}
 	return 1;
+}
+
+/* The entry of output key g->ok in the group, added if new; NULL: ENOMEM. */
+static struct roll_entry *roll_entry(struct roll *g)
+{
+	uint64_t h = XXH3_64bits(g->ok.p, g->ok.len);
+	struct roll_entry *x;
+	size_t i;
+
+	if (2 * (g->n + 1) > g->nslot) {
+		size_t ns = g->nslot ? 2 * g->nslot : 64;
+		uint32_t *s = calloc(ns, sizeof(*s));
+
+		if (s == NULL)
+			return NULL;
+		for (size_t k = 0; k < g->n; k++) {
+			uint64_t hk = XXH3_64bits(g->e[k].key.p, g->e[k].key.len);
+
+			for (i = hk & (ns - 1); s[i]; i = (i + 1) & (ns - 1))
+				;
+			s[i] = (uint32_t)k + 1;
+		}
+		free(g->slot);
+		g->slot = s;
+		g->nslot = ns;
+	}
+	for (i = h & (g->nslot - 1); g->slot[i]; i = (i + 1) & (g->nslot - 1)) {
+		x = &g->e[g->slot[i] - 1];
+		if (x->key.len == g->ok.len &&
+		    memcmp(x->key.p, g->ok.p, g->ok.len) == 0)
+			return x;
+	}
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 64;
+		struct roll_entry *ne = realloc(g->e, cap * sizeof(*ne));
+		uint32_t *no;
+
+		if (ne == NULL)
+			return NULL;
+		g->e = ne;
+		memset(ne + g->cap, 0, (cap - g->cap) * sizeof(*ne));
+		if ((no = realloc(g->order, cap * sizeof(*no))) == NULL)
+			return NULL;
+		g->order = no;
+		for (size_t k = g->cap; k < cap; k++)
+			if (muse_fold_init(&ne[k].f, g->lgk)) {
+				g->cap = k;
+				return NULL;
+			}
+		g->cap = cap;
+	}
+	x = &g->e[g->n];
+	x->key.len = 0;
+	if (muse_buf_put(&x->key, g->ok.p, g->ok.len))
+		return NULL;
+	x->taken = 0;
+	g->slot[i] = (uint32_t)++g->n;
+	return x;
+}
+
+static int cmp_entries(const void *a, const void *b, void *ctx)
+{
+	const struct roll *g = ctx;
+	const struct muse_buf *x = &g->e[*(const uint32_t *)a].key;
+	const struct muse_buf *y = &g->e[*(const uint32_t *)b].key;
+
+	return muse_rec_cmp(g->dims, x->p, x->len, y->p, y->len);
+}
+
+/*
+ * Folds the records of the run's next group (one title and asset, say,
+ * over one period) by output key.  1 with the group's entries in order,
+ * 0 at the end of the run, or an error.
+ */
+static int roll_group(const muse_merge *m, struct run *r, struct muse_err *e)
+{
+	struct roll *g = r->roll;
+	uint8_t gdims = g->dims & (uint8_t)((2u << MUSE_DIM_DATE) - 1);
+	int started = 0, rc;
+
+	g->n = g->next = 0;
+	if (g->slot)
+		memset(g->slot, 0, g->nslot * sizeof(*g->slot));
+	for (;;) {
+		struct roll_entry *x;
+		struct muse_key k;
+		const uint8_t *rec, *after;
+		size_t n;
+
+		if (g->have_pend) {
+			rec = g->pend.p;
+			n = g->pend.len;
+			g->have_pend = 0;
+		} else if (g->done) {
+			break;
+		} else if ((rc = file_next(m, r, e)) <= 0) {
+			if (rc < 0)
+				return rc;
+			g->done = 1;
+			break;
+		} else {
+			rec = r->rec;
+			n = r->n;
+		}
+		muse_key_decode(g->dims, rec, rec + n, &k, &after);
+		k.day = m->o.rollup == MUSE_GRAIN_WEEK ? muse_week_start(k.day) :
+		    m->o.rollup == MUSE_GRAIN_MONTH ? muse_month_start(k.day) :
+		    muse_quarter_start(k.day);
+		g->gk.len = 0;
+		if (muse_key_encode(gdims, &k, &g->gk))
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		if (started && (g->gk.len != g->group.len ||
+		    memcmp(g->gk.p, g->group.p, g->gk.len) != 0)) {
+			/* The next group's first record waits for it. */
+			g->pend.len = 0;
+			if (muse_buf_put(&g->pend, rec, n))
+				return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+			g->have_pend = 1;
+			break;
+		}
+		if (!started) {
+			g->group.len = 0;
+			if (muse_buf_put(&g->group, g->gk.p, g->gk.len))
+				return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+			started = 1;
+		}
+		g->ok.len = 0;
+		if (muse_key_encode(g->dims, &k, &g->ok) ||
+		    (x = roll_entry(g)) == NULL)
+			return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+		if ((rc = muse_rec_fold(&m->in_h, rec, n, &x->f, e))) {
+			muse_err_where(e, r->path, 0, UINT64_MAX);
+			return rc;
+		}
+		x->taken++;
+	}
+	if (g->n == 0)
+		return 0;
+	for (size_t i = 0; i < g->n; i++)
+		g->order[i] = (uint32_t)i;
+	qsort_r(g->order, g->n, sizeof(*g->order), cmp_entries, g);
+	return 1;
+}
+
+/* The next record of a roll-up run, made from its group's entries. */
+static int roll_next(const muse_merge *m, struct run *r, struct muse_err *e)
+{
+	struct roll *g = r->roll;
+	struct roll_entry *x;
+	struct muse_key k;
+	const uint8_t *after;
+	int rc;
+
+	if (g->next == g->n && (rc = roll_group(m, r, e)) <= 0) {
+		r->rec = NULL;
+		return rc;
+	}
+	x = &g->e[g->order[g->next++]];
+	muse_key_decode(g->dims, x->key.p, x->key.p + x->key.len, &k, &after);
+	g->out.len = 0;
+	if (muse_fold_get(&x->f, &g->acc) ||
+	    muse_rec_encode(&m->out_h, &k, &g->acc, &g->out))
+		return muse_err_set(e, MUSE_ENOMEM, "out of memory");
+	r->rec = g->out.p;
+	r->n = g->out.len;
+	r->taken = x->taken;
+	return 1;
+}
+
+static int run_next(const muse_merge *m, struct run *r, struct muse_err *e)
+{
+	return r->roll ? roll_next(m, r, e) : file_next(m, r, e);
 }
 
 static int run_open(struct run *r, struct muse_err *e)
@@ -578,9 +817,12 @@ int muse_merge_finish(muse_merge *m, FILE *out, const char *name,
 		}
 		if (min == NULL)
 			break;
-		if (++done % MUSE_PROGRESS_EVERY == 0)
-			muse_progress_report(&m->o.progress, "merging records", done,
-			    m->total);
+		/* A roll-up run's record stands for the input records it took. */
+		if ((done + min->taken) / MUSE_PROGRESS_EVERY !=
+		    done / MUSE_PROGRESS_EVERY)
+			muse_progress_report(&m->o.progress, "merging records",
+			    done + min->taken, m->total);
+		done += min->taken;
 		if ((rc = emit(&x, min->rec, min->n, e)) < 0 ||
 		    (rc = run_next(m, min, e)) < 0)
 			goto done;

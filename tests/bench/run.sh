@@ -131,7 +131,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 	echo "- Machine: $cpu, $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 }') GiB RAM, $(uname -sr)"
 	echo "- Compiler: $(cc --version | head -1); zstd $(pkg-config --modversion libzstd), xxhash $(pkg-config --modversion libxxhash)"
 	echo "- Data: muse-gen --users $USERS --days $DAYS: $(printf '%.1f' "$mb") MB of CSV, $rows rows; $keys keys in the store"
-	echo "- Medians of $RUNS runs (query: 11 runs), wall clock, files in page cache, one core"
+	echo "- Medians of $RUNS runs (query: 11 runs), wall clock, files in page cache, one process a stage (and its compressing thread: more than one CPU is online)"
 	echo
 	echo "| stage | time (s) | rate | note |"
 	echo "|---|---|---|---|"
@@ -142,8 +142,10 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 	printf '| muse-query, cold process: reach of 3 assets x 3 segments | %.4f | | %s |\n' "$t_query" "indexed store: only the blocks the filters can need"
 	echo
 	echo "Peers: the race against DuckDB (issue 3, tests/bench/race.sh) follows; then serving"
-	echo "from an indexed store of a million keys (issue 4, tests/bench/serve.sh); then the"
+	echo "from an indexed store of a million keys (issue 4, tests/bench/serve.sh); then how the"
+	echo "rates hold from 10^6 to 10^8 events (issue 3, tests/bench/scaling.sh); then the"
 	echo "scale run of 10^9 events (issue 5, tests/bench/scale.sh, made with SCALE=1)."
+	echo "Each section says when and at which commit it was measured."
 	if [ -s "$race" ]; then echo; cat "$race"; fi
 	if [ -s "$serve" ]; then echo; cat "$serve"; fi
 	if [ -s "$scaling" ]; then echo; cat "$scaling"; fi
